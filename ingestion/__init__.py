@@ -1,0 +1,1 @@
+"""dlt sources for every system q2c reads, and the pipeline factory that loads them."""
