@@ -8,7 +8,7 @@ query orders by ``id``, as NetSuite requires for stable paging.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import dlt

@@ -1,0 +1,62 @@
+# q2c — `make demo` and `make test` set everything up themselves on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export Q2C_WAREHOUSE_PATH ?= $(CURDIR)/warehouse/q2c.duckdb
+export GX_ANALYTICS_ENABLED := false
+export DLT_TELEMETRY := false
+
+.PHONY: install demo test test-fast ui lint lock validate prepare clean bench
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	@touch $@
+
+install: $(VENV)/.installed
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	@mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
+
+prepare: install
+	$(VENV)/bin/q2c prepare
+
+## Run the whole pipeline once on the sandbox, through Dagster, and print what it did.
+demo: install $(DAGSTER_HOME)/dagster.yaml
+	$(VENV)/bin/q2c demo
+
+## Everything the tests need, then the tests.
+test: install
+	$(PY) -m pytest -q
+
+test-fast: install
+	$(PY) -m pytest -q -m "not e2e"
+
+## The Dagster web UI on http://127.0.0.1:3000, with the sandbox serving.
+ui: install $(DAGSTER_HOME)/dagster.yaml prepare
+	$(VENV)/bin/q2c ui
+
+validate: install prepare
+	$(VENV)/bin/dagster definitions validate -w workspace.yaml
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+## Re-lock exact versions from pyproject.toml (needs the package index).
+lock:
+	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
+	.lockenv/bin/pip install -q --upgrade pip
+	.lockenv/bin/pip install -q -e '.[dev]'
+	.lockenv/bin/pip freeze --all --exclude-editable | grep -v -E '^(-e|pip==)' > requirements.lock
+	rm -rf .lockenv
+
+bench: install
+	@echo "benchmarks arrive with the performance work (see docs/architecture.md)"; exit 1
+
+clean:
+	rm -rf warehouse .dagster_home dbt_project/target dbt_project/logs

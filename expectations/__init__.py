@@ -1,0 +1,1 @@
+"""Great Expectations suites (committed JSON under ``suites/``) and the runner the asset checks call."""

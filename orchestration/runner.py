@@ -1,0 +1,102 @@
+"""Run the whole asset graph once through Dagster and summarize what it did.
+
+Used by ``q2c demo`` and the end-to-end tests. The run goes through the ``q2c_pipeline`` job on
+the Dagster instance of ``DAGSTER_HOME`` (an ephemeral one if unset), so it shows in the UI.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+from dagster import DagsterInstance, ExecuteInProcessResult
+
+from orchestration import settings
+
+CONTROL_RELATIONS = ("controls.ctl_contract_without_project",)
+
+
+@dataclass
+class RunSummary:
+    success: bool
+    run_id: str
+    rows_loaded: dict[str, int] = field(default_factory=dict)  # per source system
+    tables_loaded: dict[str, int] = field(default_factory=dict)  # per raw table
+    models_built: int = 0
+    checks_passed: int = 0
+    checks_failed: list[str] = field(default_factory=list)
+    control_exceptions: dict[str, int] = field(default_factory=dict)
+    written_back: dict[str, int] = field(default_factory=dict)  # records sent per target
+    writeback_failed: dict[str, int] = field(default_factory=dict)
+
+    def render(self) -> str:
+        lines = [f"q2c run {self.run_id}: {'SUCCESS' if self.success else 'FAILURE'}", "",
+                 "Rows loaded per source"]
+        lines += [f"  {system:<12} {rows:>8}" for system, rows in sorted(self.rows_loaded.items())]
+        lines += ["", f"dbt models built       {self.models_built:>8}",
+                  f"checks passed          {self.checks_passed:>8}",
+                  f"checks failed          {len(self.checks_failed):>8}"]
+        lines += [f"  failed: {name}" for name in self.checks_failed]
+        lines += ["", "Control exceptions"]
+        lines += [f"  {name:<40} {n:>6}" for name, n in sorted(self.control_exceptions.items())]
+        lines += ["", "Records written back"]
+        for target, n in sorted(self.written_back.items()):
+            failed = self.writeback_failed.get(target, 0)
+            lines.append(f"  {target:<28} {n:>6}" + (f"  ({failed} rejected)" if failed else ""))
+        return "\n".join(lines)
+
+
+def instance() -> DagsterInstance:
+    return DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+
+
+def run_pipeline(dagster_instance: DagsterInstance | None = None, raise_on_error: bool = False,
+                 log_level: str = "INFO") -> ExecuteInProcessResult:
+    from orchestration.definitions import defs  # after the manifest exists
+
+    job = defs.resolve_job_def("q2c_pipeline")
+    return job.execute_in_process(
+        instance=dagster_instance or instance(),
+        raise_on_error=raise_on_error,
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+    )
+
+
+def summarize(result: ExecuteInProcessResult) -> RunSummary:
+    summary = RunSummary(success=result.success, run_id=result.run_id)
+    for event in result.get_asset_materialization_events():
+        mat = event.asset_materialization
+        path = mat.asset_key.path
+        meta = {k: v.value for k, v in mat.metadata.items()}
+        if path[0] == "raw":
+            rows = int(meta.get("rows_loaded") or 0)
+            summary.rows_loaded[path[1]] = summary.rows_loaded.get(path[1], 0) + rows
+            summary.tables_loaded["/".join(path[1:])] = rows
+        elif path[0] == "writeback":
+            target = "/".join(path[1:])
+            summary.written_back[target] = int(meta.get("records_sent") or 0)
+            summary.writeback_failed[target] = int(meta.get("failed") or 0)
+        else:
+            summary.models_built += 1
+    for evaluation in result.get_asset_check_evaluations():
+        if evaluation.passed:
+            summary.checks_passed += 1
+        else:
+            summary.checks_failed.append(f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}")
+    warehouse = settings.warehouse_path()
+    if warehouse.exists():
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            for relation in CONTROL_RELATIONS:
+                schema, _, table = relation.partition(".")
+                try:
+                    count = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
+                    summary.control_exceptions[table] = int(count[0]) if count else 0
+                except duckdb.CatalogException:
+                    summary.control_exceptions[table] = -1
+    return summary
+
+
+def describe(result: ExecuteInProcessResult) -> dict[str, Any]:
+    return summarize(result).__dict__

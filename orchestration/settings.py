@@ -1,0 +1,50 @@
+"""Where things live, from the environment, with the sandbox as the default.
+
+| variable | default | meaning |
+| --- | --- | --- |
+| ``Q2C_WAREHOUSE_PATH`` | ``warehouse/q2c.duckdb`` | the DuckDB warehouse file |
+| ``Q2C_SANDBOX_DIR`` | ``warehouse/sandbox`` | the sandbox's state (URLs, CA bundle, what was written to it) |
+| ``Q2C_TARGET`` | ``sandbox`` | ``sandbox``: connect to the running sandbox; ``live``: use dlt config/secrets only |
+| ``Q2C_AS_OF_DATE`` | the sandbox clock, else today | the reporting date of date-relative models |
+| ``Q2C_CA_BUNDLE`` | the sandbox's bundle when on the sandbox | CA bundle for every HTTPS call |
+
+Relative paths are taken from the repository root, so every process agrees on them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+DUCKDB_POOL = "duckdb_writer"
+
+
+def _path(var: str, default: str) -> Path:
+    raw = Path(os.environ.get(var) or default)
+    return raw if raw.is_absolute() else (REPO_ROOT / raw)
+
+
+def warehouse_path() -> Path:
+    return _path("Q2C_WAREHOUSE_PATH", "warehouse/q2c.duckdb")
+
+
+def sandbox_dir() -> Path:
+    return _path("Q2C_SANDBOX_DIR", "warehouse/sandbox")
+
+
+def pipelines_dir() -> Path:
+    """dlt's working directory, beside the warehouse (state is restored from the warehouse anyway)."""
+    return warehouse_path().parent / "dlt_pipelines"
+
+
+def target() -> str:
+    value = os.environ.get("Q2C_TARGET", "sandbox").strip().lower()
+    if value not in ("sandbox", "live"):
+        raise ValueError(f"Q2C_TARGET must be 'sandbox' or 'live', got {value!r}")
+    return value
+
+
+def dbt_target_path() -> Path:
+    return warehouse_path().parent / "dbt_target"

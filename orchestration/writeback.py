@@ -1,0 +1,72 @@
+"""Writeback assets: each reads its reverse-ETL payload model and syncs the difference to its target.
+
+They run as plain assets (never through dagster-dlt's resource, which drops pending state)
+inside the warehouse writers' pool, since the sync state lives in the warehouse.
+"""
+
+from __future__ import annotations
+
+import dlt
+import duckdb
+from dagster import AssetExecutionContext, AssetKey, AutomationCondition, Config, MaterializeResult, asset
+
+from orchestration import sandbox_link, settings
+from orchestration.quality import MART_PAYMENT_STATUS
+from reverse_etl import engine
+from reverse_etl.sinks.salesforce import SalesforceUpsertSink
+from reverse_etl.sinks.stripe import StripeInvoiceItemSink
+from reverse_etl.targets import (
+    BILLING_SCHEDULE,
+    CRM_EXTERNAL_ID_FIELD,
+    CRM_OBJECT,
+    CRM_PAYMENT_STATUS,
+    billing_schedule_payload,
+    crm_payment_status_payload,
+)
+
+WRITEBACK_CONDITION = AutomationCondition.eager() & AutomationCondition.all_deps_blocking_checks_passed()
+
+
+class WritebackConfig(Config):
+    dry_run: bool = False
+
+
+def _run_sync(context: AssetExecutionContext, sink, relation: str, payload_of, dry_run: bool) -> MaterializeResult:
+    with duckdb.connect(str(settings.warehouse_path())) as con:
+        result = engine.sync(con, sink, relation, payload_of, dry_run=dry_run, progress=context.log.info)
+    context.log.info(f"{sink.name}: {result.as_metadata()}")
+    if result.failed:
+        sample = "; ".join(f"{k}: {v}" for k, v in list(result.errors.items())[:5])
+        context.log.warning(f"{sink.name}: {result.failed} records rejected, kept for the next sync: {sample}")
+    return MaterializeResult(metadata={**result.as_metadata(), "records_sent": result.sent})
+
+
+@asset(key=AssetKey(["writeback", "crm", "invoice_payment_status"]),
+       deps=[AssetKey(["rev_crm_invoice_payment_status"]), MART_PAYMENT_STATUS],
+       group_name="writeback", owners=["team:finance-systems"], kinds={"python", "salesforce"},
+       pool=settings.DUCKDB_POOL, automation_condition=WRITEBACK_CONDITION,
+       description=f"Payment status per invoice upserted to Salesforce {CRM_OBJECT} by {CRM_EXTERNAL_ID_FIELD}.")
+def crm_payment_status_writeback(context: AssetExecutionContext, config: WritebackConfig) -> MaterializeResult:
+    sandbox_link.configure()
+    sink = SalesforceUpsertSink(
+        base_url=dlt.config["sources.salesforce.base_url"],
+        client_id=dlt.config["sources.salesforce.client_id"],
+        client_secret=dlt.secrets["sources.salesforce.client_secret"],
+        sobject=CRM_OBJECT, external_id_field=CRM_EXTERNAL_ID_FIELD, name=CRM_PAYMENT_STATUS.name)
+    return _run_sync(context, sink, CRM_PAYMENT_STATUS.relation, crm_payment_status_payload, config.dry_run)
+
+
+@asset(key=AssetKey(["writeback", "billing", "billing_schedule"]),
+       deps=[AssetKey(["rev_billing_schedule"])],
+       group_name="writeback", owners=["team:billing"], kinds={"python", "stripe"},
+       pool=settings.DUCKDB_POOL, automation_condition=WRITEBACK_CONDITION,
+       description="Future billing-schedule installments of retainer and subscription contracts, "
+                   "posted to Stripe as invoice items with idempotency keys.")
+def billing_schedule_writeback(context: AssetExecutionContext, config: WritebackConfig) -> MaterializeResult:
+    sandbox_link.configure()
+    sink = StripeInvoiceItemSink(base_url=dlt.config["sources.stripe.base_url"],
+                                 api_key=dlt.secrets["sources.stripe.api_key"], name=BILLING_SCHEDULE.name)
+    return _run_sync(context, sink, BILLING_SCHEDULE.relation, billing_schedule_payload, config.dry_run)
+
+
+WRITEBACK_ASSETS = [crm_payment_status_writeback, billing_schedule_writeback]

@@ -1,0 +1,161 @@
+"""The whole graph through Dagster against the sandbox on loopback, checked against the sandbox's truth."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+RAW_TABLES = {
+    ("salesforce", "Account"): "raw_salesforce.account",
+    ("salesforce", "Opportunity"): "raw_salesforce.opportunity",
+    ("salesforce", "Contract"): "raw_salesforce.contract",
+    ("salesforce", "Contact"): "raw_certinia.contact",
+    ("salesforce", "pse__Proj__c"): "raw_certinia.pse_proj_c",
+    ("salesforce", "pse__Timecard__c"): "raw_certinia.pse_timecard_c",
+    ("stripe", "customers"): "raw_stripe.customers",
+    ("stripe", "invoices"): "raw_stripe.invoices",
+    ("netsuite", "subsidiary"): "raw_netsuite.subsidiary",
+    ("netsuite", "currency"): "raw_netsuite.currency",
+    ("netsuite", "customer"): "raw_netsuite.customer",
+    ("netsuite", "transaction"): "raw_netsuite.transaction",
+}
+
+
+@pytest.fixture(scope="module")
+def sandbox(q2c_env: Path):
+    from sandbox.server import Sandbox
+
+    from orchestration.transform import prepare_manifest
+
+    prepare_manifest()
+    with Sandbox(q2c_env / "sandbox", seed=42, scale=1.0) as sb:
+        yield sb
+
+
+@pytest.fixture(scope="module")
+def first_run(sandbox):
+    from orchestration.runner import run_pipeline, summarize
+
+    result = run_pipeline()
+    return summarize(result)
+
+
+def _warehouse(q2c_env: Path) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(q2c_env / "warehouse" / "q2c.duckdb"), read_only=True)
+
+
+def _sandbox_truth(sandbox) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+    """Invoiced and paid totals per currency, computed from the sandbox's own records."""
+    symbols = {c["id"]: c["symbol"] for c in sandbox.records("netsuite", "currency")}
+    invoiced: dict[str, Decimal] = defaultdict(Decimal)
+    paid: dict[str, Decimal] = defaultdict(Decimal)
+    for tx in sandbox.records("netsuite", "transaction"):
+        amount = Decimal(str(tx["foreigntotal"]))
+        if tx["type"] == "CustInvc":
+            invoiced[symbols[tx["currency"]]] += amount
+        elif tx["type"] == "CustPymt":
+            paid[symbols[tx["currency"]]] += amount
+    for inv in sandbox.records("stripe", "invoices"):
+        invoiced[inv["currency"].upper()] += Decimal(inv["total"]) / 100
+        paid[inv["currency"].upper()] += Decimal(inv["amount_paid"]) / 100
+    return dict(invoiced), dict(paid)
+
+
+def test_run_succeeds_and_every_layer_did_work(first_run):
+    assert first_run.success, first_run.render()
+    assert set(first_run.rows_loaded) == {"salesforce", "certinia", "stripe", "netsuite"}
+    assert first_run.models_built >= 15
+    assert first_run.checks_failed == []
+    assert first_run.checks_passed >= 20
+
+
+def test_raw_row_counts_equal_the_sandbox(first_run, sandbox, q2c_env):
+    with _warehouse(q2c_env) as con:
+        for (system, obj), relation in RAW_TABLES.items():
+            (count,) = con.execute(f"select count(*) from {relation}").fetchone()
+            assert count == len(sandbox.records(system, obj)), relation
+
+
+def test_mart_totals_reconcile_to_sandbox_invoices_and_payments(first_run, sandbox, q2c_env):
+    invoiced, paid = _sandbox_truth(sandbox)
+    with _warehouse(q2c_env) as con:
+        rows = con.execute("""
+            select currency, sum(total_amount), sum(paid_amount), sum(open_amount)
+            from marts.invoice_payment_status group by currency""").fetchall()
+    mart = {cur: (Decimal(str(t)), Decimal(str(p)), Decimal(str(o))) for cur, t, p, o in rows}
+    assert set(mart) == set(invoiced) == {"USD", "GBP"}
+    for currency, (total, paid_amount, open_amount) in mart.items():
+        assert total == invoiced[currency], currency
+        assert paid_amount == paid[currency], currency
+        assert open_amount == total - paid_amount, currency
+
+
+def test_control_exceptions_equal_the_anomaly_ledger(first_run, sandbox, q2c_env):
+    expected = {e["objects"]["contract_id"] for e in sandbox.ledger()
+                if e["kind"] == "contract_activated_without_project"}
+    assert expected, "the sandbox injected no anomaly of this kind"
+    with _warehouse(q2c_env) as con:
+        found = [r[0] for r in con.execute(
+            "select contract_id from controls.ctl_contract_without_project").fetchall()]
+    assert sorted(found) == sorted(expected)
+    assert first_run.control_exceptions["ctl_contract_without_project"] == len(expected)
+
+
+def test_each_writeback_arrived_exactly_once(first_run, sandbox, q2c_env):
+    with _warehouse(q2c_env) as con:
+        crm_keys = {r[0] for r in con.execute(
+            "select external_id from reverse_etl.rev_crm_invoice_payment_status").fetchall()}
+        billing_keys = {r[0] for r in con.execute(
+            "select external_id from reverse_etl.rev_billing_schedule").fetchall()}
+    assert crm_keys and billing_keys
+
+    crm_records = sandbox.records("salesforce", "Q2C_Invoice_Status__c")
+    crm_counts = Counter(r["Q2C_Invoice_Id__c"] for r in crm_records)
+    assert set(crm_counts) == crm_keys
+    assert max(crm_counts.values()) == 1
+
+    items = sandbox.records("stripe", "invoiceitems")
+    item_counts = Counter(i["metadata"]["q2c_external_id"] for i in items)
+    assert set(item_counts) == billing_keys
+    assert max(item_counts.values()) == 1
+    creates = [w for w in sandbox.writes("stripe") if w["method"] == "POST" and not w["replayed"]]
+    assert len(creates) == len(billing_keys)
+
+    assert first_run.written_back == {"crm/invoice_payment_status": len(crm_keys),
+                                      "billing/billing_schedule": len(billing_keys)}
+
+
+def test_rerun_sends_nothing(first_run, sandbox):
+    from orchestration.runner import run_pipeline, summarize
+
+    writes_before = len(sandbox.writes())
+    again = summarize(run_pipeline())
+    assert again.success, again.render()
+    assert again.written_back == {"crm/invoice_payment_status": 0, "billing/billing_schedule": 0}
+    assert len(sandbox.writes()) == writes_before
+
+
+def test_gx_suite_passes_on_the_mart_and_fails_on_a_bad_row(first_run, q2c_env, tmp_path):
+    import shutil
+
+    from expectations.runner import validate_table
+
+    good = validate_table(q2c_env / "warehouse" / "q2c.duckdb", "invoice_payment_status")
+    assert good.success, good.summary()
+    assert good.rows > 0 and good.evaluated >= 10
+
+    bad_path = tmp_path / "bad.duckdb"
+    shutil.copy(q2c_env / "warehouse" / "q2c.duckdb", bad_path)
+    with duckdb.connect(str(bad_path)) as con:
+        # One invoice paid more than its total: a row no finance user should ever see.
+        con.execute("""update marts.invoice_payment_status set paid_amount = total_amount + 1
+                       where invoice_id = (select min(invoice_id) from marts.invoice_payment_status)""")
+    bad = validate_table(bad_path, "invoice_payment_status")
+    assert not bad.success
+    assert [f["type"] for f in bad.failed] == ["expect_column_pair_values_a_to_be_greater_than_b"]

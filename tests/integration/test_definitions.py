@@ -1,0 +1,80 @@
+"""The Dagster code location: loads fast, one lineage graph from raw tables to writebacks, one writer pool."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+from dagster import AssetKey
+
+from tests.conftest import REPO_ROOT
+
+
+@pytest.fixture(scope="module")
+def defs(q2c_env):
+    from orchestration.transform import prepare_manifest
+
+    prepare_manifest()
+    from orchestration.definitions import defs
+
+    return defs
+
+
+def test_definitions_load_without_network_or_gx(q2c_env, defs):
+    code = ("import sys, time; t = time.time(); import orchestration.definitions; "
+            "print(time.time() - t); print('great_expectations' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    seconds, gx_loaded = out.stdout.split()
+    assert gx_loaded == "False"
+    assert float(seconds) < 30
+
+
+def _upstream(graph, key: AssetKey) -> set[AssetKey]:
+    seen: set[AssetKey] = set()
+    todo = [key]
+    while todo:
+        for parent in graph.get(todo.pop()).parent_keys:
+            if parent not in seen:
+                seen.add(parent)
+                todo.append(parent)
+    return seen
+
+
+def test_one_lineage_graph_from_raw_tables_to_writebacks(defs):
+    graph = defs.resolve_asset_graph()
+    upstream_crm = _upstream(graph, AssetKey(["writeback", "crm", "invoice_payment_status"]))
+    for raw in (["raw", "netsuite", "transaction"], ["raw", "stripe", "invoices"], ["raw", "salesforce", "account"]):
+        assert AssetKey(raw) in upstream_crm, raw
+    assert AssetKey(["invoice_payment_status"]) in upstream_crm
+    upstream_billing = _upstream(graph, AssetKey(["writeback", "billing", "billing_schedule"]))
+    assert AssetKey(["raw", "salesforce", "contract"]) in upstream_billing
+    assert AssetKey(["raw", "stripe", "customers"]) in upstream_billing
+    # Every dbt source resolves to an ingestion asset: no orphan external nodes.
+    assert all(graph.get(k).is_materializable for k in graph.get_all_asset_keys())
+    assert len([k for k in graph.get_all_asset_keys() if k.path[0] == "raw"]) == 12
+
+
+def test_gx_check_blocks_the_crm_writeback(defs):
+    graph = defs.resolve_asset_graph()
+    key = next(k for k in graph.asset_check_keys if k.name == "gx_invoice_payment_status")
+    assert key.asset_key == AssetKey(["invoice_payment_status"])
+    assert graph.get_check_spec(key).blocking
+    crm = graph.get(AssetKey(["writeback", "crm", "invoice_payment_status"]))
+    assert AssetKey(["invoice_payment_status"]) in crm.parent_keys
+
+
+def test_every_warehouse_writer_shares_one_pool(defs):
+    graph = defs.resolve_asset_graph()
+    pools = {tuple(sorted(graph.get(k).pools or ())) for k in graph.get_all_asset_keys()}
+    assert pools == {("duckdb_writer",)}
+
+
+def test_definitions_validate_cli(q2c_env, defs):
+    started = time.monotonic()
+    out = subprocess.run([str(REPO_ROOT / ".venv" / "bin" / "dagster") if (REPO_ROOT / ".venv").exists()
+                          else "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+                         cwd=REPO_ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert time.monotonic() - started < 120
