@@ -1,0 +1,41 @@
+{%- set src = source('raw_certinia', 'contact') -%}
+
+with
+
+source as (
+
+    select * from {{ src }}
+
+),
+
+renamed as (
+
+    select
+
+        ----------  ids
+        id as contact_id,
+        legal_entity__c as legal_entity_id,
+
+        ----------  strings
+        first_name,
+        last_name,
+        pse__resource_role__c as resource_role,
+        upper(currency_iso_code) as currency,
+
+        ----------  numerics
+        {{ source_column(src, 'pse__default_bill_rate__c', 'decimal(18, 2)') }} as default_bill_rate,
+
+        ----------  booleans
+        coalesce(pse__is_resource__c, false) as is_resource,
+        coalesce(is_deleted, false) as is_deleted,
+
+        ----------  timestamps (UTC)
+        {{ to_utc_timestamp('created_date') }} as created_at,
+        {{ to_utc_timestamp('last_modified_date') }} as last_modified_at,
+        {{ to_utc_timestamp('system_modstamp') }} as system_modstamp
+
+    from source
+
+)
+
+select * from renamed
