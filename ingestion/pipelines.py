@@ -36,7 +36,7 @@ def make_pipeline(system: str, warehouse_path: str | Path, pipelines_dir: str | 
         destination=dlt.destinations.duckdb(credentials=str(warehouse_path)),
         dataset_name=dataset_name(system),
         pipelines_dir=str(pipelines_dir) if pipelines_dir else None,
-        progress="log",
+        progress=dlt.progress.log(log_period=5, dump_system_stats=False),
     )
 
 

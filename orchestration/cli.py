@@ -113,7 +113,7 @@ def cmd_sandbox_status(_: argparse.Namespace) -> int:
 
 
 def cmd_prepare(_: argparse.Namespace) -> int:
-    from orchestration.transform import prepare_manifest
+    from orchestration.dbt_project import prepare_manifest
 
     prepare_manifest()
     print("dbt manifest prepared")
@@ -121,8 +121,8 @@ def cmd_prepare(_: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from orchestration.dbt_project import prepare_manifest
     from orchestration.runner import run_pipeline, summarize
-    from orchestration.transform import prepare_manifest
 
     os.environ.setdefault("Q2C_TARGET", "sandbox")
     settings.warehouse_path().parent.mkdir(parents=True, exist_ok=True)

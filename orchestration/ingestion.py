@@ -4,8 +4,6 @@ The sources and pipelines are built again at run time, so configuration (sandbox
 credentials, warehouse path) is read when the run starts, not when definitions load.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 from typing import Any
 

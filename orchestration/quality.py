@@ -1,12 +1,10 @@
 """Great Expectations suites as blocking asset checks on the marts they guard."""
 
-from __future__ import annotations
-
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetKey, asset_check
 
 from orchestration import settings
 
-MART_PAYMENT_STATUS = AssetKey(["invoice_payment_status"])
+MART_PAYMENT_STATUS = AssetKey(["marts", "invoice_payment_status"])
 
 
 @asset_check(asset=MART_PAYMENT_STATUS, name="gx_invoice_payment_status", blocking=True,

@@ -67,7 +67,7 @@ def run_pipeline(dagster_instance: DagsterInstance | None = None, raise_on_error
 def summarize(result: ExecuteInProcessResult) -> RunSummary:
     summary = RunSummary(success=result.success, run_id=result.run_id)
     for event in result.get_asset_materialization_events():
-        mat = event.asset_materialization
+        mat = event.step_materialization_data.materialization
         path = mat.asset_key.path
         meta = {k: v.value for k, v in mat.metadata.items()}
         if path[0] == "raw":

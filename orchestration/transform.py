@@ -5,37 +5,20 @@ one lineage from raw tables to writebacks. The manifest is prepared explicitly (
 tests, CI, ``make demo``); ``prepare_if_dev`` covers ``dagster dev``.
 """
 
-from __future__ import annotations
-
 import json
 import os
 from collections.abc import Iterator, Mapping
-from functools import cache
 from typing import Any
 
 from dagster import AssetExecutionContext, AssetSpec, Definitions
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration import sandbox_link, settings
+from orchestration.dbt_project import dbt_project, dbt_target
 
 LAYER_OWNERS = {"staging": "team:data-platform", "canonical": "team:data-platform",
                 "marts": "team:finance-systems", "controls": "team:revenue-assurance",
                 "reverse_etl": "team:data-platform"}
-
-
-@cache
-def dbt_project() -> DbtProject:
-    project = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR,
-                         target=os.environ.get("Q2C_DBT_TARGET", "duckdb"))
-    project.prepare_if_dev()
-    return project
-
-
-def prepare_manifest() -> None:
-    """Parse the dbt project so definitions can load (what ``dagster dev`` does by itself)."""
-    os.environ["Q2C_WAREHOUSE_PATH"] = str(settings.warehouse_path())
-    project = dbt_project()
-    project.preparer.prepare(project)
 
 
 class LayerTranslator(DagsterDbtTranslator):
@@ -65,7 +48,7 @@ def q2c_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Itera
 
 def dbt_resource() -> DbtCliResource:
     return DbtCliResource(project_dir=dbt_project(), profiles_dir=str(settings.DBT_PROJECT_DIR),
-                          target=os.environ.get("Q2C_DBT_TARGET", "duckdb"))
+                          target=dbt_target())
 
 
 defs = Definitions(assets=[q2c_dbt_assets], resources={"dbt": dbt_resource()})

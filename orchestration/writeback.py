@@ -4,8 +4,6 @@ They run as plain assets (never through dagster-dlt's resource, which drops pend
 inside the warehouse writers' pool, since the sync state lives in the warehouse.
 """
 
-from __future__ import annotations
-
 import dlt
 import duckdb
 from dagster import AssetExecutionContext, AssetKey, AutomationCondition, Config, MaterializeResult, asset
@@ -42,7 +40,7 @@ def _run_sync(context: AssetExecutionContext, sink, relation: str, payload_of, d
 
 
 @asset(key=AssetKey(["writeback", "crm", "invoice_payment_status"]),
-       deps=[AssetKey(["rev_crm_invoice_payment_status"]), MART_PAYMENT_STATUS],
+       deps=[AssetKey(["reverse_etl", "rev_crm_invoice_payment_status"]), MART_PAYMENT_STATUS],
        group_name="writeback", owners=["team:finance-systems"], kinds={"python", "salesforce"},
        pool=settings.DUCKDB_POOL, automation_condition=WRITEBACK_CONDITION,
        description=f"Payment status per invoice upserted to Salesforce {CRM_OBJECT} by {CRM_EXTERNAL_ID_FIELD}.")
@@ -57,7 +55,7 @@ def crm_payment_status_writeback(context: AssetExecutionContext, config: Writeba
 
 
 @asset(key=AssetKey(["writeback", "billing", "billing_schedule"]),
-       deps=[AssetKey(["rev_billing_schedule"])],
+       deps=[AssetKey(["reverse_etl", "rev_billing_schedule"])],
        group_name="writeback", owners=["team:billing"], kinds={"python", "stripe"},
        pool=settings.DUCKDB_POOL, automation_condition=WRITEBACK_CONDITION,
        description="Future billing-schedule installments of retainer and subscription contracts, "

@@ -29,9 +29,8 @@ RAW_TABLES = {
 
 @pytest.fixture(scope="module")
 def sandbox(q2c_env: Path):
+    from orchestration.dbt_project import prepare_manifest
     from sandbox.server import Sandbox
-
-    from orchestration.transform import prepare_manifest
 
     prepare_manifest()
     with Sandbox(q2c_env / "sandbox", seed=42, scale=1.0) as sb:
