@@ -7,6 +7,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export Q2C_WAREHOUSE_PATH ?= $(CURDIR)/warehouse/q2c.duckdb
 export GX_ANALYTICS_ENABLED := false
 export DLT_TELEMETRY := false
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: install demo test test-fast ui lint lock validate prepare clean bench
 

@@ -54,7 +54,10 @@ def validate_frame(frame: pd.DataFrame, suite_name: str, relation: str = "") -> 
 
     spec = load_suite(suite_name)
     relation = relation or spec.get("meta", {}).get("relation", "")
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
     context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     suite = context.suites.add(gx.ExpectationSuite(name=spec["name"], expectations=spec["expectations"]))
     batch_def = (context.data_sources.add_pandas("frames")
                  .add_dataframe_asset(name=suite_name)

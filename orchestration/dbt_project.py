@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import os
+import sys
 from functools import cache
+from pathlib import Path
 
 from dagster_dbt import DbtProject
 
 from orchestration import settings
+
+
+def ensure_dbt_on_path() -> None:
+    """Put this interpreter's bin directory on PATH, so dbt is found in an unactivated virtualenv."""
+    bindir = str(Path(sys.executable).parent)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
 
 
 def dbt_target() -> str:
@@ -25,5 +34,6 @@ def dbt_project() -> DbtProject:
 def prepare_manifest() -> None:
     """Parse the dbt project so definitions can load (what ``dagster dev`` does by itself)."""
     os.environ["Q2C_WAREHOUSE_PATH"] = str(settings.warehouse_path())  # the profile reads it
+    ensure_dbt_on_path()
     project = dbt_project()
     project.preparer.prepare(project)

@@ -14,7 +14,7 @@ from dagster import AssetExecutionContext, AssetSpec, Definitions
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration import sandbox_link, settings
-from orchestration.dbt_project import dbt_project, dbt_target
+from orchestration.dbt_project import dbt_project, dbt_target, ensure_dbt_on_path
 
 LAYER_OWNERS = {"staging": "team:data-platform", "canonical": "team:data-platform",
                 "marts": "team:finance-systems", "controls": "team:revenue-assurance",
@@ -47,6 +47,7 @@ def q2c_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Itera
 
 
 def dbt_resource() -> DbtCliResource:
+    ensure_dbt_on_path()
     return DbtCliResource(project_dir=dbt_project(), profiles_dir=str(settings.DBT_PROJECT_DIR),
                           target=dbt_target())
 

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'rev_billing_schedule'}}}) }}
 -- Billing schedule rule (see rev_billing_schedule): a contract with term_months installments
 -- of which n lie wholly in the future (period starting after the as-of date) has exactly those
 -- n lines, all starting after the as-of date, summing to

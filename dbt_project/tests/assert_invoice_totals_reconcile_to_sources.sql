@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'invoice'}}}) }}
 -- Reconciliation: canonical invoice count and total per source system and currency equal the
 -- raw sources' (NetSuite CustInvc `foreigntotal`; Stripe `total` in major units), applying the
 -- canonical inclusion rule (no pending-approval/rejected/voided NetSuite invoices, no

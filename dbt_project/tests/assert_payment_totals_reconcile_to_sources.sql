@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'payment'}}}) }}
 -- Reconciliation: canonical payment count and total per source system and currency equal the
 -- raw sources' (every NetSuite CustPymt `foreigntotal`; Stripe `amount_paid` in major units of
 -- issued invoices - not draft/void/deleted - with amount_paid > 0). Returns the pairs that differ.
