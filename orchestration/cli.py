@@ -71,8 +71,7 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
     if running_sandbox_state():
         print(f"a sandbox is already serving from {settings.sandbox_dir()}; see `q2c sandbox status`")
         return 1
-    ports = DEFAULT_PORTS if args.port_base is None else {
-        name: args.port_base + i for i, name in enumerate(DEFAULT_PORTS)}
+    ports = _ports(args.port_base)
     sandbox = Sandbox(settings.sandbox_dir(), seed=args.seed, scale=args.scale, host=args.host, ports=ports)
     sandbox.start()
     print(f"q2c sandbox (seed {args.seed}, scale {args.scale}, clock {sandbox.clock}) serving:")
@@ -141,9 +140,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if summary.success else 1
 
 
+def _ports(port_base: int | None) -> dict[str, int]:
+    if port_base is None:
+        return dict(DEFAULT_PORTS)
+    return {name: port_base + i for i, name in enumerate(DEFAULT_PORTS)}
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
+    from orchestration.dbt_project import prepare_manifest
+
     os.environ.setdefault("Q2C_TARGET", "sandbox")
-    with sandbox_session(args.seed, args.scale, ports=DEFAULT_PORTS if not running_sandbox_state() else None):
+    prepare_manifest()
+    with sandbox_session(args.seed, args.scale, ports=_ports(args.sandbox_port_base)):
         cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(settings.REPO_ROOT / "workspace.yaml"),
                "-h", "127.0.0.1", "-p", str(args.port)]
         print(f"Dagster UI on http://127.0.0.1:{args.port} (Ctrl-C to stop)", flush=True)
@@ -179,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--port", type=int, default=3000)
     ui.add_argument("--seed", type=int, default=42)
     ui.add_argument("--scale", type=float, default=1.0)
+    ui.add_argument("--sandbox-port-base", type=int, default=None,
+                    help="first of three consecutive sandbox ports (default 18441-18443)")
     ui.set_defaults(func=cmd_ui)
     return parser
 
