@@ -8,6 +8,7 @@ import dlt
 import duckdb
 from dagster import AssetExecutionContext, AssetKey, AutomationCondition, Config, MaterializeResult, asset
 
+from ingestion.salesforce.helpers import SalesforceClient
 from orchestration import sandbox_link, settings
 from orchestration.quality import MART_PAYMENT_STATUS
 from reverse_etl import engine
@@ -46,11 +47,10 @@ def _run_sync(context: AssetExecutionContext, sink, relation: str, payload_of, d
        description=f"Payment status per invoice upserted to Salesforce {CRM_OBJECT} by {CRM_EXTERNAL_ID_FIELD}.")
 def crm_payment_status_writeback(context: AssetExecutionContext, config: WritebackConfig) -> MaterializeResult:
     sandbox_link.configure()
-    sink = SalesforceUpsertSink(
-        base_url=dlt.config["sources.salesforce.base_url"],
-        client_id=dlt.config["sources.salesforce.client_id"],
-        client_secret=dlt.secrets["sources.salesforce.client_secret"],
-        sobject=CRM_OBJECT, external_id_field=CRM_EXTERNAL_ID_FIELD, name=CRM_PAYMENT_STATUS.name)
+    client = SalesforceClient(base_url=dlt.config["sources.salesforce.base_url"],
+                              client_id=dlt.config["sources.salesforce.client_id"],
+                              client_secret=dlt.secrets["sources.salesforce.client_secret"])
+    sink = SalesforceUpsertSink(client, CRM_OBJECT, CRM_EXTERNAL_ID_FIELD, name=CRM_PAYMENT_STATUS.name)
     return _run_sync(context, sink, CRM_PAYMENT_STATUS.relation, crm_payment_status_payload, config.dry_run)
 
 

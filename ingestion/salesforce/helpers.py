@@ -69,13 +69,17 @@ class SalesforceClient:
         assert self._instance_url is not None
         return self._instance_url
 
-    def _get(self, path_or_url: str, what: str, **kwargs: Any) -> dict[str, Any]:
+    def request(self, method: str, path_or_url: str, what: str, **kwargs: Any) -> Any:
+        """One API call (logging in again once if the token expired); the JSON body, or raises."""
         url = path_or_url if path_or_url.startswith("http") else self.instance_url + path_or_url
-        resp = self.session.get(url, **kwargs)
-        if resp.status_code == 401:  # token expired: log in again once
+        resp = self.session.request(method, url, **kwargs)
+        if resp.status_code == 401:
             self._login()
-            resp = self.session.get(url, **kwargs)
+            resp = self.session.request(method, url, **kwargs)
         return check(self.system, what, resp).json()
+
+    def _get(self, path_or_url: str, what: str, **kwargs: Any) -> dict[str, Any]:
+        return self.request("GET", path_or_url, what, **kwargs)
 
     def describe_fields(self, sobject: str) -> list[str]:
         body = self._get(f"/services/data/v{self.api_version}/sobjects/{soql_identifier(sobject)}/describe",
