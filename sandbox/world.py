@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 DEFAULT_SEED = 42
@@ -60,12 +60,12 @@ SF_PREFIX = {"Account": "001", "Opportunity": "006", "Contract": "800", "Contact
 
 def _sf_ts(dt: datetime) -> str:
     """Salesforce REST datetime: 2026-05-01T10:00:00.000+0000."""
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
 
 
 def _ns_ts(dt: datetime) -> str:
     """NetSuite SuiteQL timestamp as this sandbox renders it (ISO, UTC)."""
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def sf_system(created: datetime, modified: datetime | None = None) -> dict[str, Any]:
@@ -80,7 +80,7 @@ def _unix(dt: datetime) -> int:
 
 
 def _at(d: date, hour: int = 9, minute: int = 0) -> datetime:
-    return datetime.combine(d, time(hour, minute), tzinfo=timezone.utc)
+    return datetime.combine(d, time(hour, minute), tzinfo=UTC)
 
 
 def _month_starts(start: date, end: date) -> list[date]:

@@ -1,0 +1,169 @@
+"""The sandbox's mutable state: every system's records, the write log and Stripe idempotency keys.
+
+One ``Store`` holds the world's records per (system, object), keyed by the vendor's id field.
+Records are never mutated in place - a write replaces the dict - so a list returned by
+``rows()`` is a consistent snapshot that readers may use without holding the lock.
+
+Every accepted write is appended to ``writes.jsonl`` together with its *effects* (the records as
+they stand after the write). ``replay()`` re-applies those effects on start-up, so a restarted
+sandbox for the same world holds exactly what clients wrote to it, with the same ids and
+timestamps; entries logged against a different world (seed, scale or clock) are skipped.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from sandbox.world import World
+
+log = logging.getLogger(__name__)
+
+KEY_FIELD = {"salesforce": "Id", "stripe": "id", "netsuite": "id"}
+LOG_VERSION = 1
+_PUBLIC_FIELDS = ("system", "method", "path", "object", "key", "idempotency_key", "replayed", "status",
+                  "body", "response", "at")
+
+
+class Table:
+    """Records of one object in insertion order, indexed by key."""
+
+    def __init__(self, key_field: str, rows: Iterable[dict[str, Any]] = ()) -> None:
+        self.key_field = key_field
+        self.rows: list[dict[str, Any]] = []
+        self.index: dict[str, int] = {}
+        for row in rows:
+            self.put(row)
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        pos = self.index.get(key)
+        return None if pos is None else self.rows[pos]
+
+    def put(self, record: dict[str, Any]) -> bool:
+        """Insert or replace ``record`` by key; True if it was new."""
+        key = record[self.key_field]
+        pos = self.index.get(key)
+        if pos is None:
+            self.index[key] = len(self.rows)
+            self.rows.append(record)
+            return True
+        self.rows[pos] = record
+        return False
+
+
+class Store:
+    """Thread-safe records + write log. Take ``lock`` around read-modify-write sequences."""
+
+    def __init__(self, world: World, log_path: Path | None = None) -> None:
+        self.lock = threading.RLock()
+        self.world_id = {"seed": world.seed, "scale": world.scale, "clock": world.clock.isoformat()}
+        self._log_path = log_path
+        self._tables: dict[str, dict[str, Table]] = {}
+        self._writes: list[dict[str, Any]] = []
+        self._idempotency: dict[str, dict[str, Any]] = {}
+        for system, objects in (("salesforce", world.salesforce), ("stripe", world.stripe),
+                                ("netsuite", world.netsuite)):
+            for obj, records in objects.items():
+                # The world is shared with the caller; the store owns its own copies.
+                table = self.table(system, obj, create=True)
+                for rec in copy.deepcopy(records):
+                    table.put(rec)
+
+    # ------------------------------------------------------------------ tables
+    def table(self, system: str, obj: str, *, create: bool = False) -> Table:
+        with self.lock:
+            tables = self._tables.setdefault(system, {})
+            if obj not in tables:
+                if not create:
+                    raise KeyError(f"unknown object {system}/{obj}")
+                tables[obj] = Table(KEY_FIELD[system])
+            return tables[obj]
+
+    def ensure_table(self, system: str, obj: str) -> None:
+        self.table(system, obj, create=True)
+
+    def objects(self, system: str) -> list[str]:
+        with self.lock:
+            return list(self._tables.get(system, {}))
+
+    def rows(self, system: str, obj: str) -> list[dict[str, Any]]:
+        """A snapshot of the object's records (treat the dicts as read-only)."""
+        with self.lock:
+            return list(self.table(system, obj).rows)
+
+    def get(self, system: str, obj: str, key: str) -> dict[str, Any] | None:
+        with self.lock:
+            return self.table(system, obj).get(key)
+
+    def put(self, system: str, obj: str, record: dict[str, Any]) -> bool:
+        """Store ``record`` without logging it (server-side changes and test hooks only)."""
+        with self.lock:
+            return self.table(system, obj, create=True).put(record)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        with self.lock:
+            return {system: {obj: len(t.rows) for obj, t in tables.items()}
+                    for system, tables in self._tables.items()}
+
+    # ------------------------------------------------------------------ writes
+    def commit(self, entry: dict[str, Any], effects: list[tuple[str, dict[str, Any]]]) -> None:
+        """Apply ``effects`` ((object, record) pairs of ``entry['system']``) and log ``entry``."""
+        with self.lock:
+            record = {"v": LOG_VERSION, "world": self.world_id, **entry,
+                      "effects": [{"object": obj, "record": rec} for obj, rec in effects]}
+            line = json.dumps(record, separators=(",", ":"), sort_keys=True, default=str)
+            if self._log_path is not None:
+                with self._log_path.open("a", encoding="utf-8") as fh:
+                    fh.write(line + "\n")
+            self._apply(json.loads(line))
+
+    def _apply(self, record: dict[str, Any]) -> None:
+        system = record["system"]
+        for effect in record.get("effects", []):
+            self.table(system, effect["object"], create=True).put(effect["record"])
+        self._writes.append({k: record.get(k) for k in _PUBLIC_FIELDS})
+        key = record.get("idempotency_key")
+        if key and not record.get("replayed"):
+            self._idempotency[key] = {k: record.get(k) for k in (
+                "method", "path", "body", "status", "response", "at")}
+
+    def replay(self) -> int:
+        """Re-apply the logged writes of this world; returns how many were applied."""
+        if self._log_path is None or not self._log_path.exists():
+            return 0
+        applied = skipped = 0
+        with self.lock, self._log_path.open(encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    log.warning("sandbox: ignoring unreadable line %d of %s", lineno, self._log_path)
+                    continue
+                if record.get("v") != LOG_VERSION or record.get("world") != self.world_id:
+                    skipped += 1
+                    continue
+                self._apply(record)
+                applied += 1
+        if skipped:
+            log.warning("sandbox: skipped %d logged writes made against another world (seed/scale/clock)",
+                        skipped)
+        return applied
+
+    def writes(self, system: str | None = None) -> list[dict[str, Any]]:
+        with self.lock:
+            return copy.deepcopy([w for w in self._writes if system is None or w["system"] == system])
+
+    def write_count(self) -> int:
+        with self.lock:
+            return len(self._writes)
+
+    def idempotency(self, key: str) -> dict[str, Any] | None:
+        with self.lock:
+            return self._idempotency.get(key)
