@@ -39,7 +39,7 @@ test-fast: install
 	$(PY) -m pytest -q -m "not e2e"
 
 ## The Dagster web UI on http://127.0.0.1:3000, with the sandbox serving.
-ui: install $(DAGSTER_HOME)/dagster.yaml prepare
+ui: install $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/q2c ui
 
 validate: install prepare

@@ -114,10 +114,21 @@ def test_each_writeback_arrived_exactly_once(first_run, sandbox, q2c_env):
             "select external_id from reverse_etl.rev_billing_schedule").fetchall()}
     assert crm_keys and billing_keys
 
+    # Each invoice's status arrived in exactly one accepted upsert, and the CRM holds one record each.
+    sent = Counter(rec["Q2C_Invoice_Id__c"] for w in sandbox.writes("salesforce")
+                   if w["method"] == "PATCH" for rec in w["body"]["records"])
+    assert set(sent) == crm_keys
+    assert max(sent.values()) == 1
     crm_records = sandbox.records("salesforce", "Q2C_Invoice_Status__c")
-    crm_counts = Counter(r["Q2C_Invoice_Id__c"] for r in crm_records)
-    assert set(crm_counts) == crm_keys
-    assert max(crm_counts.values()) == 1
+    assert Counter(r["Q2C_Invoice_Id__c"] for r in crm_records) == Counter(crm_keys)
+    with _warehouse(q2c_env) as con:
+        payload = {r[0]: r[1:] for r in con.execute(
+            """select external_id, "Payment_Status__c", "Open_Amount__c"
+               from reverse_etl.rev_crm_invoice_payment_status""").fetchall()}
+    for rec in crm_records:
+        status, open_amount = payload[rec["Q2C_Invoice_Id__c"]]
+        assert rec["Payment_Status__c"] == status
+        assert Decimal(str(rec["Open_Amount__c"])) == open_amount
 
     items = sandbox.records("stripe", "invoiceitems")
     item_counts = Counter(i["metadata"]["q2c_external_id"] for i in items)
@@ -125,6 +136,7 @@ def test_each_writeback_arrived_exactly_once(first_run, sandbox, q2c_env):
     assert max(item_counts.values()) == 1
     creates = [w for w in sandbox.writes("stripe") if w["method"] == "POST" and not w["replayed"]]
     assert len(creates) == len(billing_keys)
+    assert len({w["idempotency_key"] for w in creates}) == len(creates)
 
     assert first_run.written_back == {"crm/invoice_payment_status": len(crm_keys),
                                       "billing/billing_schedule": len(billing_keys)}
