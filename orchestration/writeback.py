@@ -9,6 +9,7 @@ import duckdb
 from dagster import AssetExecutionContext, AssetKey, AutomationCondition, Config, MaterializeResult, asset
 
 from ingestion.salesforce.helpers import SalesforceClient
+from ingestion.stripe.helpers import StripeClient
 from orchestration import sandbox_link, settings
 from orchestration.quality import MART_PAYMENT_STATUS
 from reverse_etl import engine
@@ -62,8 +63,9 @@ def crm_payment_status_writeback(context: AssetExecutionContext, config: Writeba
                    "posted to Stripe as invoice items with idempotency keys.")
 def billing_schedule_writeback(context: AssetExecutionContext, config: WritebackConfig) -> MaterializeResult:
     sandbox_link.configure()
-    sink = StripeInvoiceItemSink(base_url=dlt.config["sources.stripe.base_url"],
-                                 api_key=dlt.secrets["sources.stripe.api_key"], name=BILLING_SCHEDULE.name)
+    client = StripeClient(base_url=dlt.config["sources.stripe.base_url"],
+                          api_key=dlt.secrets["sources.stripe.api_key"])
+    sink = StripeInvoiceItemSink(client, name=BILLING_SCHEDULE.name)
     return _run_sync(context, sink, BILLING_SCHEDULE.relation, billing_schedule_payload, config.dry_run)
 
 

@@ -96,7 +96,8 @@ def diff(rows: list[dict[str, Any]], synced: dict[str, state.SyncedRecord],
             continue
         changes.append(Change(external_id=key, payload=payload_of(row), content_hash=digest,
                               target_id=prior.target_id if prior else None,
-                              operation="update" if prior else "create"))
+                              operation="update" if prior else "create",
+                              prior_hash=prior.content_hash if prior else None))
     return changes, unchanged
 
 
@@ -139,20 +140,22 @@ def sync(con: duckdb.DuckDBPyConnection, sink: Sink, relation: str,
     con.execute(f"insert into {state.SCHEMA}.sync_runs values (?, ?, ?, null, ?, ?, ?, ?, ?, null, null)",
                 [run_id, sink.name, state.now(), dry_run, result.payload_rows, result.to_create,
                  result.to_update, result.unchanged])
-    if not dry_run:
-        for start in range(0, len(changes), sink.batch_size):
-            batch = changes[start:start + sink.batch_size]
-            outcomes = sink.send(batch)
-            _record(con, sink, run_id, batch, outcomes)
-            for out in outcomes:
-                if out.ok:
-                    result.succeeded += 1
-                else:
-                    result.failed += 1
-                    result.errors[out.external_id] = out.error or "rejected"
-            if progress:
-                progress(f"{sink.name}: {min(start + sink.batch_size, len(changes))}/{len(changes)} sent")
-    con.execute(f"update {state.SCHEMA}.sync_runs set finished_at = ?, succeeded = ?, failed = ? "
-                "where sync_run_id = ?", [state.now(), result.succeeded, result.failed, run_id])
+    try:
+        if not dry_run:
+            for start in range(0, len(changes), sink.batch_size):
+                batch = changes[start:start + sink.batch_size]
+                outcomes = sink.send(batch)
+                _record(con, sink, run_id, batch, outcomes)
+                for out in outcomes:
+                    if out.ok:
+                        result.succeeded += 1
+                    else:
+                        result.failed += 1
+                        result.errors[out.external_id] = out.error or "rejected"
+                if progress:
+                    progress(f"{sink.name}: {min(start + sink.batch_size, len(changes))}/{len(changes)} sent")
+    finally:
+        con.execute(f"update {state.SCHEMA}.sync_runs set finished_at = ?, succeeded = ?, failed = ? "
+                    "where sync_run_id = ?", [state.now(), result.succeeded, result.failed, run_id])
     log.info("writeback %s: %s", sink.name, result.as_metadata())
     return result

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import requests
+
 from ingestion.http import ApiSession, check
 
 STRIPE_API_VERSION = "2026-10-28.endive"
@@ -33,7 +35,10 @@ class StripeClient:
                 return
             query["starting_after"] = data[-1]["id"]
 
-    def post(self, path: str, form: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
-        resp = self.session.post(f"{self.base_url}{path}", data=form,
-                                 headers={"Idempotency-Key": idempotency_key})
-        return check("stripe", f"POST {path}", resp).json()
+    def retrieve(self, resource: str, object_id: str) -> dict[str, Any]:
+        resp = self.session.get(f"{self.base_url}/v1/{resource}/{object_id}")
+        return check("stripe", f"retrieve {resource}/{object_id}", resp).json()
+
+    def post(self, path: str, form: dict[str, Any], idempotency_key: str) -> requests.Response:
+        """A form-encoded POST carrying an idempotency key; the response as it came (the caller judges it)."""
+        return self.session.post(f"{self.base_url}{path}", data=form, headers={"Idempotency-Key": idempotency_key})

@@ -19,13 +19,14 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Change:
-    """One record to send: its payload, its content hash, and the target id if it was synced before."""
+    """One record to send: its payload, its content hash, and what was synced before (if anything)."""
 
     external_id: str
     payload: dict[str, Any]
     content_hash: str
     target_id: str | None
     operation: str  # "create" | "update"
+    prior_hash: str | None = None
 
 
 class Sink(Protocol):

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import requests
+
+from ingestion.http import SourceApiError
 from ingestion.salesforce.helpers import SalesforceClient
 from reverse_etl.sinks import Change, Outcome
 
@@ -29,10 +32,14 @@ class SalesforceUpsertSink:
         records: list[dict[str, Any]] = [
             {"attributes": {"type": self.sobject}, **c.payload, self.external_id_field: c.external_id}
             for c in batch]
-        results = self.client.request(
-            "PATCH",
-            f"/services/data/v{self.client.api_version}/composite/sobjects/{self.sobject}/{self.external_id_field}",
-            f"composite upsert of {self.sobject}", json={"allOrNone": False, "records": records})
+        try:
+            results = self.client.request(
+                "PATCH",
+                f"/services/data/v{self.client.api_version}/composite/sobjects/{self.sobject}/{self.external_id_field}",
+                f"composite upsert of {self.sobject}", json={"allOrNone": False, "records": records})
+        except (SourceApiError, requests.RequestException) as exc:
+            # The whole call failed: every record of the batch failed with it, and is retried next sync.
+            return [Outcome(c.external_id, False, error=f"{type(exc).__name__}: {exc}") for c in batch]
         outcomes = []
         for change, result in zip(batch, results, strict=True):
             if result.get("success"):
