@@ -7,6 +7,7 @@ the Dagster instance of ``DAGSTER_HOME`` (an ephemeral one if unset), so it show
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,8 @@ from dagster import DagsterInstance, ExecuteInProcessResult
 from orchestration import settings
 
 CONTROL_RELATIONS = ("controls.ctl_contract_without_project",)
+PID_TAG = "q2c/pid"
+HOST_TAG = "q2c/host"
 
 
 @dataclass
@@ -52,15 +55,54 @@ def instance() -> DagsterInstance:
     return DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def release_dead_runs(dagster_instance: DagsterInstance) -> list[str]:
+    """Free the pool slots of runs that can no longer release them; returns their run ids.
+
+    A run killed hard (SIGKILL, a lost machine) keeps its claim on the ``duckdb_writer`` pool,
+    and with a limit of 1 every later run would wait for it forever. A claim is stale when its
+    run has finished, or when the q2c process that started it on this host no longer exists;
+    such a run is marked failed, with the reason.
+    """
+    storage = dagster_instance.event_log_storage
+    released = []
+    for run_id in sorted(storage.get_concurrency_run_ids()):
+        run = dagster_instance.get_run_by_id(run_id)
+        stale = run is None or run.is_finished
+        if run is not None and not run.is_finished:
+            pid = run.tags.get(PID_TAG)
+            if run.tags.get(HOST_TAG) == socket.gethostname() and pid and not _alive(int(pid)):
+                dagster_instance.report_run_failed(
+                    run, message=f"process {pid} that ran it is gone (killed?); its pool slots were released")
+                stale = True
+        if stale:
+            storage.free_concurrency_slots_for_run(run_id)
+            released.append(run_id)
+    return released
+
+
 def run_pipeline(dagster_instance: DagsterInstance | None = None, raise_on_error: bool = False,
                  log_level: str = "INFO") -> ExecuteInProcessResult:
     from orchestration.definitions import defs  # after the manifest exists
 
+    dagster_instance = dagster_instance or instance()
+    for run_id in release_dead_runs(dagster_instance):
+        print(f"released the warehouse pool slot held by dead run {run_id}")
     job = defs.resolve_job_def("q2c_pipeline")
     return job.execute_in_process(
-        instance=dagster_instance or instance(),
+        instance=dagster_instance,
         raise_on_error=raise_on_error,
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        tags={PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
     )
 
 
@@ -93,7 +135,7 @@ def summarize(result: ExecuteInProcessResult) -> RunSummary:
                 try:
                     count = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
                     summary.control_exceptions[table] = int(count[0]) if count else 0
-                except duckdb.CatalogException:
+                except duckdb.Error:
                     summary.control_exceptions[table] = -1
     return summary
 

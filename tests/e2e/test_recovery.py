@@ -1,0 +1,95 @@
+"""What happens after things go wrong: a run killed hard, a changed source record, a bad row."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.e2e
+RUN_ONCE = ("from orchestration.runner import run_pipeline, summarize; "
+            "import sys; s = summarize(run_pipeline()); print(s.render()); sys.exit(0 if s.success else 1)")
+
+
+@pytest.fixture(scope="module")
+def sandbox(q2c_env: Path):
+    from orchestration.dbt_project import prepare_manifest
+    from sandbox.server import Sandbox
+
+    prepare_manifest()
+    with Sandbox(q2c_env / "sandbox", seed=7, scale=1.0) as sb:
+        yield sb
+
+
+def _warehouse(q2c_env: Path) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(q2c_env / "warehouse" / "q2c.duckdb"), read_only=True)
+
+
+def test_a_run_killed_mid_load_does_not_block_the_next_one(sandbox, q2c_env):
+    from dagster import DagsterInstance
+
+    proc = subprocess.Popen([sys.executable, "-c", RUN_ONCE], cwd=REPO_ROOT, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    instance = DagsterInstance.get()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not instance.event_log_storage.get_concurrency_run_ids():
+        time.sleep(0.2)
+    assert instance.event_log_storage.get_concurrency_run_ids(), "the run never claimed the warehouse pool"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+    rerun = subprocess.run([sys.executable, "-c", RUN_ONCE], cwd=REPO_ROOT, capture_output=True, text=True,
+                           timeout=600)
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    assert "released the warehouse pool slot held by dead run" in rerun.stdout
+    with _warehouse(q2c_env) as con:
+        (accounts,) = con.execute("select count(*) from raw_salesforce.account").fetchone()
+        (dupes,) = con.execute("select count(*) - count(distinct id) from raw_netsuite.transaction").fetchone()
+    assert accounts == len(sandbox.records("salesforce", "Account"))
+    assert dupes == 0
+
+
+def test_changed_and_soft_deleted_records_arrive_on_the_next_run(sandbox, q2c_env):
+    from orchestration.runner import run_pipeline
+
+    later = (datetime.now(UTC) + timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    account = sandbox.records("salesforce", "Account")[0]
+    opportunity = sandbox.records("salesforce", "Opportunity")[-1]
+    sandbox.patch_record("salesforce", "Account", account["Id"], Name="Renamed Holdings",
+                         SystemModstamp=later, LastModifiedDate=later)
+    sandbox.patch_record("salesforce", "Opportunity", opportunity["Id"], IsDeleted=True,
+                         SystemModstamp=later, LastModifiedDate=later)
+    assert run_pipeline().success
+    with _warehouse(q2c_env) as con:
+        (name,) = con.execute("select name from raw_salesforce.account where id = ?", [account["Id"]]).fetchone()
+        (deleted,) = con.execute("select is_deleted from raw_salesforce.opportunity where id = ?",
+                                 [opportunity["Id"]]).fetchone()
+        (accounts,) = con.execute("select count(*) from raw_salesforce.account").fetchone()
+        (opps,) = con.execute("select count(*) from raw_salesforce.opportunity").fetchone()
+    assert name == "Renamed Holdings"
+    assert deleted is True
+    assert accounts == len(sandbox.records("salesforce", "Account"))
+    assert opps == len(sandbox.records("salesforce", "Opportunity"))
+
+
+def test_a_bad_row_fails_the_gx_check_and_blocks_the_crm_writeback(sandbox, q2c_env):
+    from orchestration.runner import run_pipeline, summarize
+
+    invoice = sandbox.records("stripe", "invoices")[0]
+    sandbox.patch_record("stripe", "invoices", invoice["id"], currency="jpy")  # a currency no mart allows
+    crm_writes = len(sandbox.writes("salesforce"))
+    summary = summarize(run_pipeline())
+    assert not summary.success
+    assert summary.checks_failed == ["marts/invoice_payment_status:gx_invoice_payment_status"]
+    assert "crm/invoice_payment_status" not in summary.written_back
+    assert len(sandbox.writes("salesforce")) == crm_writes
+    assert summary.written_back.get("billing/billing_schedule") == 0  # unaffected, and nothing new to send
