@@ -22,7 +22,7 @@ install: $(VENV)/.installed
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	@mkdir -p $(DAGSTER_HOME)
-	cp dagster.yaml $@
+	cp -n dagster.yaml $@ && touch $@
 
 prepare: install
 	$(VENV)/bin/q2c prepare

@@ -26,7 +26,7 @@ def dbt_target() -> str:
 @cache
 def dbt_project() -> DbtProject:
     project = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR,
-                         target=dbt_target())
+                         target=dbt_target(), target_path=settings.dbt_target_path())
     project.prepare_if_dev()
     return project
 

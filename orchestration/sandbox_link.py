@@ -14,8 +14,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sandbox.server import DEFAULT_CREDENTIALS
-
 from orchestration import settings
 
 
@@ -30,11 +28,17 @@ def read_state(state_dir: Path | None = None) -> dict[str, Any]:
         raise SandboxNotRunning(
             f"no sandbox state at {path}: start it with `q2c sandbox serve` "
             "(or set Q2C_TARGET=live to use the real systems)")
-    return json.loads(path.read_text())
+    state = json.loads(path.read_text())
+    if state.get("running") is False:
+        raise SandboxNotRunning(
+            f"the sandbox of {path} was stopped at {state.get('stopped_at')}: start it with `q2c sandbox serve`")
+    return state
 
 
 def source_environment(state: dict[str, Any], credentials: dict[str, dict[str, str]] | None = None) -> dict[str, str]:
     """dlt configuration (as environment variables) for every source and sink, on the sandbox."""
+    from sandbox.server import DEFAULT_CREDENTIALS  # only on the sandbox target
+
     creds = credentials or DEFAULT_CREDENTIALS
     urls = state["urls"]
     env = {"Q2C_CA_BUNDLE": str(state["ca_bundle"])}

@@ -47,4 +47,5 @@ def target() -> str:
 
 
 def dbt_target_path() -> Path:
+    """dbt's target directory (manifest, run artifacts), beside the warehouse it builds."""
     return warehouse_path().parent / "dbt_target"

@@ -59,8 +59,8 @@ def crm_payment_status_writeback(context: AssetExecutionContext, config: Writeba
        deps=[AssetKey(["reverse_etl", "rev_billing_schedule"])],
        group_name="writeback", owners=["team:billing"], kinds={"python", "stripe"},
        pool=settings.DUCKDB_POOL, automation_condition=WRITEBACK_CONDITION,
-       description="Future billing-schedule installments of retainer and subscription contracts, "
-                   "posted to Stripe as invoice items with idempotency keys.")
+       description="The next billing-schedule installment of each retainer and subscription contract, "
+                   "posted to Stripe as a pending invoice item (idempotency key per request).")
 def billing_schedule_writeback(context: AssetExecutionContext, config: WritebackConfig) -> MaterializeResult:
     sandbox_link.configure()
     client = StripeClient(base_url=dlt.config["sources.stripe.base_url"],

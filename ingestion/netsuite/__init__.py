@@ -33,7 +33,7 @@ def suiteql_timestamp(value: str) -> str:
 def _incremental_table(client: NetSuiteClient, table: str) -> DltResource:
     def rows(
         modified: dlt.sources.incremental[str] = dlt.sources.incremental(
-            "lastmodifieddate", initial_value=EPOCH, range_start="closed"),
+            "lastmodifieddate", initial_value=EPOCH, range_start="closed", primary_key=()),
     ) -> Iterator[list[dict[str, Any]]]:
         query = (f"SELECT * FROM {table} WHERE lastmodifieddate >= "
                  f"{suiteql_timestamp(modified.start_value)} ORDER BY id")

@@ -1,7 +1,9 @@
 """Salesforce CRM + CPQ source.
 
 Each object is one resource, loaded incrementally on ``SystemModstamp`` through ``queryAll``
-(so soft deletes arrive as rows with ``IsDeleted = true``) and merged on ``Id``. The field
+(so soft deletes arrive as rows with ``IsDeleted = true``) and merged on ``Id``. Rows at the
+last cursor value are read again on the next run (``>=``) and merged, rather than dropped by
+dlt's boundary de-duplication, so a record modified twice within one timestamp tick is not lost. The field
 list comes from the object's describe call, so new custom fields flow in without a code change.
 """
 
@@ -28,7 +30,7 @@ def table_name(sobject: str) -> str:
 def sobject_resource(client: SalesforceClient, sobject: str) -> DltResource:
     def records(
         modstamp: dlt.sources.incremental[str] = dlt.sources.incremental(
-            CURSOR_FIELD, initial_value=SOQL_EPOCH, range_start="closed"),
+            CURSOR_FIELD, initial_value=SOQL_EPOCH, range_start="closed", primary_key=()),
     ) -> Iterator[list[dict[str, Any]]]:
         fields = client.describe_fields(sobject)
         soql = (f"SELECT {', '.join(fields)} FROM {sobject} "

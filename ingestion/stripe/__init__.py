@@ -1,10 +1,10 @@
-"""Stripe billing source.
+"""Stripe billing source: ``customers`` and ``invoices``, each listed in full on every run and merged on ``id``.
 
-- ``customers``: incremental on ``created`` (``created[gte]`` with the last value), merge on ``id``.
-- ``invoices``: a full list on every run, merged on ``id``. Stripe objects carry no ``updated``
-  field and invoices change after creation (paid, voided), so an increment on ``created`` would
-  miss those changes. The events endpoint (``/v1/events``) with a periodic full reconciliation
-  replaces this full list in a later step; until then correctness costs one full list per run.
+Stripe objects carry no ``updated`` field, and both change after creation (an invoice is paid
+or voided; a customer's metadata, balance and delinquency change), so an increment on
+``created`` would miss those changes. The events endpoint (``/v1/events``) with a periodic full
+reconciliation replaces these full lists in a later step; until then correctness costs one
+full list per run.
 """
 
 from __future__ import annotations
@@ -27,11 +27,8 @@ def stripe_source(
     client = StripeClient(base_url, api_key, ca_bundle)
 
     @dlt.resource(name="customers", primary_key="id", write_disposition="merge")
-    def customers(
-        created: dlt.sources.incremental[int] = dlt.sources.incremental(
-            "created", initial_value=0, range_start="closed"),
-    ) -> Iterator[list[dict[str, Any]]]:
-        yield from client.list_pages("customers", {"created[gte]": int(created.start_value)})
+    def customers() -> Iterator[list[dict[str, Any]]]:
+        yield from client.list_pages("customers")
 
     @dlt.resource(name="invoices", primary_key="id", write_disposition="merge")
     def invoices() -> Iterator[list[dict[str, Any]]]:

@@ -76,8 +76,15 @@ def test_sandbox_serve_prints_urls_and_status_sees_it(q2c_env: Path):
         assert "sandbox UP" in status.stdout
         assert "writes received: 0" in status.stdout
 
-        state = json.loads((q2c_env / "sandbox" / "sandbox.json").read_text())
-        assert "secret" not in json.dumps(state).lower()
+        from sandbox.server import DEFAULT_CREDENTIALS
+
+        state_text = (q2c_env / "sandbox" / "sandbox.json").read_text()
+        json.loads(state_text)
+        secrets = [v for creds in DEFAULT_CREDENTIALS.values() for v in creds.values() if "secret" in v or v.startswith("sk_")]
+        assert len(secrets) == 3
+        for secret in secrets:
+            assert secret not in state_text
+            assert secret not in "".join(lines) + status.stdout
     finally:
         _stop(proc)
     assert proc.returncode == 0

@@ -134,6 +134,13 @@ def test_each_writeback_arrived_exactly_once(first_run, sandbox, q2c_env):
     item_counts = Counter(i["metadata"]["q2c_external_id"] for i in items)
     assert set(item_counts) == billing_keys
     assert max(item_counts.values()) == 1
+    with _warehouse(q2c_env) as con:
+        lines = {r[0]: r[1:] for r in con.execute(
+            """select external_id, stripe_customer_id, amount, currency, period_start, period_end
+               from reverse_etl.rev_billing_schedule""").fetchall()}
+    for item in items:
+        assert (item["customer"], item["amount"], item["currency"], item["period"]["start"],
+                item["period"]["end"]) == lines[item["metadata"]["q2c_external_id"]]
     creates = [w for w in sandbox.writes("stripe") if w["method"] == "POST" and not w["replayed"]]
     assert len(creates) == len(billing_keys)
     assert len({w["idempotency_key"] for w in creates}) == len(creates)

@@ -37,13 +37,17 @@ def _warehouse(q2c_env: Path) -> duckdb.DuckDBPyConnection:
 def test_a_run_killed_mid_load_does_not_block_the_next_one(sandbox, q2c_env):
     from dagster import DagsterInstance
 
-    proc = subprocess.Popen([sys.executable, "-c", RUN_ONCE], cwd=REPO_ROOT, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = q2c_env / "killed_run.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-c", RUN_ONCE], cwd=REPO_ROOT, start_new_session=True,
+                                stdout=out, stderr=subprocess.STDOUT)
     instance = DagsterInstance.get()
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not instance.event_log_storage.get_concurrency_run_ids():
+    deadline = time.monotonic() + 180
+    while (time.monotonic() < deadline and proc.poll() is None
+           and not instance.event_log_storage.get_concurrency_run_ids()):
         time.sleep(0.2)
-    assert instance.event_log_storage.get_concurrency_run_ids(), "the run never claimed the warehouse pool"
+    assert instance.event_log_storage.get_concurrency_run_ids(), (
+        "the run never claimed the warehouse pool:\n" + log.read_text()[-3000:])
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
 

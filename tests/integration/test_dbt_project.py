@@ -165,7 +165,7 @@ def _add_months(d: date, months: int) -> date:
 
 
 def expected_billing_lines(world: World, as_of: date) -> dict[str, tuple[str, int, int, int]]:
-    """external_id -> (contract_id, amount minor units, period_start, period_end) for future installments."""
+    """external_id -> (contract_id, amount minor units, period_start, period_end) of each contract's next installment."""
     lines = {}
     for c in world.salesforce["Contract"]:
         if c["Status"] != "Activated" or c["Billing_Model__c"] not in ("Retainer", "Subscription"):
@@ -186,6 +186,7 @@ def expected_billing_lines(world: World, as_of: date) -> dict[str, tuple[str, in
                 (period_start - epoch).days * 86400,
                 (period_end - epoch).days * 86400 + 86399,
             )
+            break  # only the next installment is written
     return lines
 
 

@@ -1,7 +1,12 @@
 {#
-    Payload for the billing-platform writeback: the future monthly installments of every
-    activated contract billed by Stripe (Retainer, Subscription), one Stripe invoice item
-    per installment, keyed by external_id `<contract_id>-<YYYYMM>`.
+    Payload for the billing-platform writeback: the next monthly installment of every
+    activated contract billed by Stripe (Retainer, Subscription), as one Stripe invoice item
+    keyed by external_id `<contract_id>-<YYYYMM>`.
+
+    Only the next installment is written: Stripe attaches every pending invoice item to the
+    customer's next invoice, so writing a whole year of installments at once would bill the
+    year at once. Each cycle's run adds the following installment when its predecessor's
+    period has started.
 
     Schedule rule (the same for every contract):
       - installment k (k = 0 .. term_months-1) covers
@@ -9,11 +14,9 @@
       - the contract amount in minor units is split equally, rounded down, and the last
         installment absorbs the remainder, so all term_months installments sum to the
         contract amount exactly;
-      - only installments whose period starts after the as-of date are written (elapsed or
-        running periods have been invoiced already).
-    Hence a contract's lines sum to contract_amount - (elapsed installments) * (equal share),
-    which equals the contract amount when the whole term is in the future
-    (tests/assert_billing_schedule_sums_to_contract_amount.sql).
+      - the installment written is the first whose period starts after the as-of date
+        (elapsed or running periods have been invoiced already)
+    (tests/assert_billing_schedule_is_the_next_installment.sql).
 #}
 
 {%- set payload_fields = [
@@ -103,6 +106,14 @@ future_installments as (
 
 ),
 
+next_installments as (
+
+    select *
+    from future_installments
+    qualify row_number() over (partition by contract_id order by installment_index) = 1
+
+),
+
 payload as (
 
     select
@@ -120,7 +131,7 @@ payload as (
             as description,
         {{ to_unix_seconds('period_start_date') }} as period_start,
         {{ to_unix_seconds('period_end_date') }} + 86399 as period_end
-    from future_installments
+    from next_installments
 
 ),
 

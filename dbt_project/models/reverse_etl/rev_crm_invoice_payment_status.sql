@@ -3,13 +3,17 @@
     invoice, upserted by external id field `Q2C_Invoice_Id__c`. Column names are the target
     field API names (quoted so the warehouse keeps their case); `external_id` and
     `content_hash` drive the diffed, idempotent sync.
+
+    Days past due is not sent: it changes every day for every open invoice, so sending it
+    would resend every open invoice daily. The CRM computes it from `Due_Date__c` (a formula
+    field); the ageing bucket, which changes at most monthly, is sent.
 #}
 
 {%- set payload_fields = [
     '"Q2C_Invoice_Id__c"', '"Name"', '"Account__c"', '"Contract__c"', '"Invoice_Number__c"',
     '"Source_System__c"', '"CurrencyIsoCode"', '"Invoice_Date__c"', '"Due_Date__c"',
     '"Total_Amount__c"', '"Paid_Amount__c"', '"Open_Amount__c"', '"Payment_Status__c"',
-    '"Days_Past_Due__c"', '"Aging_Bucket__c"'
+    '"Aging_Bucket__c"'
 ] -%}
 
 with
@@ -36,7 +40,6 @@ payload as (
         paid_amount as "Paid_Amount__c",
         open_amount as "Open_Amount__c",
         payment_status as "Payment_Status__c",
-        days_past_due as "Days_Past_Due__c",
         aging_bucket as "Aging_Bucket__c"
     from invoice_status
 
