@@ -24,11 +24,16 @@ def dbt_target() -> str:
 
 
 @cache
-def dbt_project() -> DbtProject:
+def _project(target: str, target_path: str) -> DbtProject:
     project = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR,
-                         target=dbt_target(), target_path=settings.dbt_target_path())
+                         target=target, target_path=target_path)
     project.prepare_if_dev()
     return project
+
+
+def dbt_project() -> DbtProject:
+    """The project for the current settings (one per dbt target and target directory)."""
+    return _project(dbt_target(), str(settings.dbt_target_path()))
 
 
 def prepare_manifest() -> None:
