@@ -1,9 +1,10 @@
-"""NetSuite REST simulator: OAuth 2.0 client credentials and the SuiteQL query service.
+"""NetSuite REST simulator: OAuth 2.0 client credentials, the SuiteQL query service, record upserts.
 
 Routes:
 
 - ``POST /services/rest/auth/oauth2/v1/token``
 - ``POST /services/rest/query/v1/suiteql?limit=N&offset=M`` (``Prefer: transient``, body ``{"q": ...}``)
+- ``GET|PUT|PATCH /services/rest/record/v1/{type}/{id | eid:externalId}`` (``sandbox.ns_records``)
 
 As in NetSuite, every value in a SuiteQL result item is a string (numbers rendered the Oracle
 way, e.g. ``.5``), columns are lower-case, and columns whose value is NULL are left out of the item.
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sandbox.auth import TokenIssuer, basic_credentials, bearer_token, secrets_equal
+from sandbox.ns_records import RECORD_PREFIX, RecordError, RecordService
 from sandbox.sqlcore import QueryError, parse_date, parse_instant
 from sandbox.store import Store
 from sandbox.suiteql import compile_suiteql
@@ -113,6 +115,7 @@ class NetSuiteApi:
         self._client_secret = client_secret
         self.tokens = TokenIssuer(SYSTEM, client_id, client_secret, TOKEN_TTL, now=now)
         self.schemas = build_schemas({t: store.rows(SYSTEM, t) for t in store.objects(SYSTEM)})
+        self.records = RecordService(store, self.schemas, lambda: self.base_url, now=now)
 
     def internal_error(self) -> Response:
         return ns_error(500, "An unexpected error occurred.", "UNEXPECTED_ERROR")
@@ -132,6 +135,15 @@ class NetSuiteApi:
                 return ns_error(405, f"Method {req.method} is not allowed for SuiteQL; use POST.",
                                 "METHOD_NOT_ALLOWED")
             return self._suiteql(req)
+        if path.startswith(RECORD_PREFIX + "/"):
+            if not self.tokens.verify(bearer_token(req.header("Authorization"))):
+                return ns_error(401, "Invalid login attempt. For more details, see the Login Audit Trail in the "
+                                "NetSuite UI at Setup > Users/Roles > User Management > View Login Audit Trail.",
+                                "INVALID_LOGIN")
+            try:
+                return self.records.handle(req)
+            except RecordError as exc:
+                return ns_error(exc.status, exc.detail, exc.code)
         return ns_error(404, f"Invalid request URL: {req.path}", "NONEXISTENT_ID")
 
     def _token(self, req: Request) -> Response:

@@ -9,6 +9,10 @@ from the sandbox CA (see ``sandbox.tls``). Accepted writes are appended to
 ``state_dir/writes.jsonl`` and replayed on start; ``state_dir/sandbox.json`` describes the running
 sandbox (urls, ports, pid, world, CA bundle; never credentials) and is kept, marked
 ``"running": false``, after stop. One state dir serves one running sandbox at a time.
+
+Faults (``sandbox.faults``; all off by default) are set per system at construction
+(``faults={"stripe": {"rate_limit": 0.2}}``), at runtime (``set_faults``) or over
+``POST /_sandbox/faults``; they never touch the ``/_sandbox/`` routes.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
 
+from sandbox.faults import FaultConfig, FaultInjector, parse_faults
 from sandbox.netsuite import NetSuiteApi
 from sandbox.salesforce import SalesforceApi
 from sandbox.store import KEY_FIELD, Store
@@ -60,7 +65,7 @@ class Sandbox:
 
     def __init__(self, state_dir: Path, seed: int = DEFAULT_SEED, scale: float = 1.0, host: str = "127.0.0.1",
                  ports: dict[str, int] | None = None, tls: bool = True, credentials: dict | None = None,
-                 clock: date | None = None) -> None:
+                 clock: date | None = None, faults: dict[str, dict[str, Any]] | None = None) -> None:
         unknown = set(ports or {}) - set(SYSTEMS)
         if unknown:
             raise ValueError(f"unknown system(s) in ports: {sorted(unknown)}; expected {SYSTEMS}")
@@ -72,6 +77,8 @@ class Sandbox:
         self._requested_ports = {s: int((ports or {}).get(s) or 0) for s in SYSTEMS}
         self.credentials: dict[str, dict[str, str]] = _merge_credentials(credentials)
         self._clock = clock or DEFAULT_CLOCK
+        self._fault_knobs = parse_faults(faults)  # applied at start; kept in step with set_faults
+        self._injectors: dict[str, FaultInjector] = {}
         self.urls: dict[str, str] = {}
         self.ports: dict[str, int] = {}
         self.ca_bundle: Path | None = self.state_dir / "ca-bundle.pem" if tls else None
@@ -98,10 +105,13 @@ class Sandbox:
                 "netsuite": NetSuiteApi(store, **self.credentials["netsuite"]),
             }
             replayed = store.replay()
+            injectors = {system: FaultInjector(system, apps[system], seed=self.seed) for system in SYSTEMS}
+            for system, knobs in self._fault_knobs.items():
+                injectors[system].configure(knobs)
             context = material.server_context() if material is not None else None
             for system in SYSTEMS:
                 self._servers[system] = SandboxServer(
-                    (self.host, self._requested_ports[system]), apps[system],
+                    (self.host, self._requested_ports[system]), injectors[system],
                     admin=lambda req, system=system: self._admin(system, req), ssl_context=context)
             scheme = "https" if self.tls else "http"
             url_host = _url_host(self.host)
@@ -109,7 +119,7 @@ class Sandbox:
                 self.ports[system] = server.port
                 self.urls[system] = f"{scheme}://{url_host}:{server.port}"
                 apps[system].base_url = self.urls[system]
-            self._world, self._store = world, store
+            self._world, self._store, self._injectors = world, store, injectors
             for server in self._servers.values():
                 server.start()
             self._started_at = datetime.now(UTC).isoformat()
@@ -188,7 +198,44 @@ class Sandbox:
             "seed": self.seed, "scale": self.scale, "clock": self.clock.isoformat(), "tls": self.tls,
             "ca_bundle": str(self.ca_bundle) if self.ca_bundle else None, "state_dir": str(self.state_dir),
             "started_at": self._started_at, "counts": self.store.counts(), "writes": self.store.write_count(),
+            "events": len(self.store.events),
+            "faults": {system: {"knobs": injector.knobs(), "counts": injector.counts()}
+                       for system, injector in self._injectors.items()},
         }
+
+    # ------------------------------------------------------------------ faults
+    def set_faults(self, system: str, replace: bool = False, **knobs: Any) -> dict[str, Any]:
+        """Set fault knobs of ``system`` (on top of the current ones; all others off with ``replace``).
+
+        Knobs (see ``sandbox.faults``): rate_limit, retry_after, request_limit_exceeded (Salesforce),
+        error_rate, error_statuses, latency_ms, drop_rate, schema_drift, duplicate_events (Stripe),
+        include_auth, seed. A knob set to None returns to its default. Returns the knobs now in force.
+        Before start they are kept and applied at start.
+        """
+        _check_system(system)
+        if system in self._injectors:
+            current = self._injectors[system].configure(knobs, replace_all=replace)
+        else:
+            base = {} if replace else self._fault_knobs.get(system, {})
+            current = FaultConfig.parse(system, knobs, FaultConfig.parse(system, base)).knobs(system)
+        self._fault_knobs[system] = current
+        return copy.deepcopy(current)
+
+    def clear_faults(self, system: str | None = None) -> None:
+        """Turn every fault off (of one system, or of all)."""
+        for name in [system] if system is not None else list(SYSTEMS):
+            self.set_faults(name, replace=True)
+
+    def faults(self) -> dict[str, dict[str, Any]]:
+        """The knobs in force, per system."""
+        if self._injectors:
+            return {system: injector.knobs() for system, injector in self._injectors.items()}
+        return {system: FaultConfig.parse(system, self._fault_knobs.get(system, {})).knobs(system)
+                for system in SYSTEMS}
+
+    def fault_counts(self) -> dict[str, dict[str, int]]:
+        """Per system: requests subject to faults and how often each knob struck."""
+        return {system: injector.counts() for system, injector in self._injectors.items()}
 
     def patch_record(self, system: str, obj: str, key: str, **fields: Any) -> dict[str, Any]:
         """Test hook: change a stored record in place of the vendor (e.g. ``IsDeleted=True``).
@@ -208,9 +255,11 @@ class Sandbox:
     def _admin(self, system: str, req: Request) -> Response:
         if not _is_loopback(req.client_ip):
             return json_response(403, {"ok": False, "error": "the /_sandbox/ endpoints are loopback-only"})
+        route = req.path.rstrip("/")
+        if route == "/_sandbox/faults":
+            return self._admin_faults(system, req)
         if req.method != "GET":
             return json_response(405, {"ok": False, "error": "use GET"})
-        route = req.path.rstrip("/")
         if route == "/_sandbox/health":
             return json_response(200, {"ok": True, "system": system})
         if route == "/_sandbox/status":
@@ -223,6 +272,35 @@ class Sandbox:
                 return json_response(400, {"ok": False, "error": f"unknown system {which!r}"})
             return json_response(200, self.writes(None if which == "all" else which))
         return json_response(404, {"ok": False, "error": f"no admin route {req.path}"})
+
+    def _admin_faults(self, system: str, req: Request) -> Response:
+        """GET: the knobs per system. POST: ``{system: knobs, ...}``, or knobs for ``?system=`` (default:
+        this server's system); ``"replace": true`` turns the knobs not given off."""
+        if req.method == "GET":
+            return json_response(200, self.faults())
+        if req.method != "POST":
+            return json_response(405, {"ok": False, "error": "use GET or POST"})
+        try:
+            body = req.json() if req.body.strip() else {}
+        except (ValueError, UnicodeDecodeError):
+            return json_response(400, {"ok": False, "error": "the body must be JSON"})
+        if not isinstance(body, dict):
+            return json_response(400, {"ok": False, "error": "the body must be a JSON object"})
+        replace = body.pop("replace", False)
+        per_system = bool(body) and all(k in SYSTEMS for k in body)
+        changes = body if per_system else {req.arg("system") or system: body}
+        try:
+            if not isinstance(replace, bool):
+                raise ValueError("replace must be true or false")
+            for name, knobs in changes.items():
+                _check_system(name)
+                if not isinstance(knobs, dict):
+                    raise ValueError(f"{name} faults must be an object of knobs")
+            for name, knobs in changes.items():
+                self.set_faults(name, replace=replace, **knobs)
+        except ValueError as exc:
+            return json_response(400, {"ok": False, "error": str(exc)})
+        return json_response(200, self.faults())
 
     def _write_state(self) -> None:
         state = {

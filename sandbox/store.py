@@ -20,12 +20,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from sandbox.events import EventLog, world_events
 from sandbox.world import World
 
 log = logging.getLogger(__name__)
 
 KEY_FIELD = {"salesforce": "Id", "stripe": "id", "netsuite": "id"}
 LOG_VERSION = 1
+EVENTS_FILE = "events.jsonl"  # next to the write log
 _PUBLIC_FIELDS = ("system", "method", "path", "object", "key", "idempotency_key", "replayed", "status",
                   "body", "response", "at")
 
@@ -73,6 +75,11 @@ class Store:
                 table = self.table(system, obj, create=True)
                 for rec in copy.deepcopy(records):
                     table.put(rec)
+        # Stripe's event log: the world's lifecycle events now, later changes through emit_event().
+        self.events = EventLog(f"{world.seed}:{world.scale}", lambda: world.clock, lock=self.lock,
+                               log_path=log_path.with_name(EVENTS_FILE) if log_path is not None else None,
+                               world_id=self.world_id)
+        self.events.emit_world(world_events({obj: t.rows for obj, t in self._tables.get("stripe", {}).items()}))
 
     # ------------------------------------------------------------------ tables
     def table(self, system: str, obj: str, *, create: bool = False) -> Table:
@@ -110,6 +117,18 @@ class Store:
             return {system: {obj: len(t.rows) for obj, t in tables.items()}
                     for system, tables in self._tables.items()}
 
+    # ------------------------------------------------------------------ events
+    def emit_event(self, type: str, obj: dict[str, Any], created: int,  # noqa: A002 - Stripe's name
+                   previous_attributes: dict[str, Any] | None = None,
+                   request: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Record a Stripe event (``invoice.paid``, ...) carrying ``obj``'s full snapshot at ``created``.
+
+        Call it whenever a Stripe object changes (``*.updated`` events take ``previous_attributes``,
+        the changed fields' earlier values). Logged to ``events.jsonl`` and replayed on start;
+        emitting an identical event again is a no-op. See ``sandbox.events``.
+        """
+        return self.events.emit(type, obj, created, previous_attributes, request)
+
     # ------------------------------------------------------------------ writes
     def commit(self, entry: dict[str, Any], effects: list[tuple[str, dict[str, Any]]]) -> None:
         """Apply ``effects`` ((object, record) pairs of ``entry['system']``) and log ``entry``."""
@@ -133,7 +152,8 @@ class Store:
                 "method", "path", "body", "status", "response", "at")}
 
     def replay(self) -> int:
-        """Re-apply the logged writes of this world; returns how many were applied."""
+        """Re-apply the logged writes (and events) of this world; returns how many writes were applied."""
+        self.events.replay()
         if self._log_path is None or not self._log_path.exists():
             return 0
         applied = skipped = 0

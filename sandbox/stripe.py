@@ -5,10 +5,11 @@ Routes:
 - ``GET  /v1/customers``, ``/v1/invoices``, ``/v1/invoiceitems`` (cursor-paginated lists)
 - ``GET  /v1/{customers|invoices|invoiceitems}/{id}``
 - ``POST /v1/invoiceitems`` (create) and ``POST /v1/invoiceitems/{id}`` (update)
+- ``GET  /v1/events`` and ``/v1/events/{id}`` (the store's event log, see ``sandbox.events``)
 
 Lists are newest first (``created`` desc, then ``id`` desc) and take ``limit``,
 ``starting_after``, ``ending_before``, ``created`` / ``created[gt|gte|lt|lte]`` and per-resource
-filters. POSTs honour ``Idempotency-Key`` (same key + same request replays the stored response
+filters; lists and retrieves take ``expand[]`` (``sandbox.stripe_expand``). POSTs honour ``Idempotency-Key`` (same key + same request replays the stored response
 with ``Idempotent-Replayed: true``; same key + different request is an ``idempotency_error``).
 """
 
@@ -25,11 +26,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sandbox.auth import basic_credentials, bearer_token, secrets_equal
+from sandbox.events import API_VERSION, MAX_TYPES, type_matcher
 from sandbox.store import Store
+from sandbox.stripe_expand import ExpandError, check_paths, expand, expand_params, is_expand_param
 from sandbox.web import Request, Response, json_response
 
 SYSTEM = "stripe"
-DEFAULT_API_VERSION = "2026-10-28.endive"
+DEFAULT_API_VERSION = API_VERSION  # the account's default; events are rendered in it
 IDEMPOTENCY_TTL = 24 * 3600
 MAX_IDEMPOTENCY_KEY = 255
 # Currencies Stripe accepts (a practical subset of ISO 4217 codes it supports).
@@ -58,6 +61,9 @@ _LIST_PARAMS = frozenset({"limit", "starting_after", "ending_before", "created",
                           "created[lt]", "created[lte]"})
 _CREATE_PARAMS = frozenset({"customer", "amount", "currency", "description", "period[start]", "period[end]"})
 _UPDATE_PARAMS = frozenset({"amount", "description", "period[start]", "period[end]"})
+_EVENT_PARAMS = frozenset({"limit", "starting_after", "ending_before", "created", "created[gt]", "created[gte]",
+                           "created[lt]", "created[lte]", "type", "delivery_success"})
+_TYPES_KEY = re.compile(r"^types\[\d*\]$")
 
 
 class StripeError(Exception):
@@ -101,11 +107,13 @@ class StripeApi:
         return json_response(500, {"error": {"type": "api_error", "message": "An unknown error occurred"}})
 
     def handle(self, req: Request) -> Response:
-        headers = {"Request-Id": "req_" + "".join(secrets.choice(_ALNUM) for _ in range(14)),
-                   "Stripe-Version": req.header("Stripe-Version") or DEFAULT_API_VERSION}
+        request_id = "req_" + "".join(secrets.choice(_ALNUM) for _ in range(14))
+        headers = {"Request-Id": request_id, "Stripe-Version": req.header("Stripe-Version") or DEFAULT_API_VERSION}
         try:
             self._authenticate(req)
-            response = self._route(req)
+            response = self._route(req, request_id)
+        except ExpandError as exc:
+            response = json_response(400, StripeError(400, exc.message, param=exc.param).body())
         except StripeError as exc:
             response = json_response(exc.status, exc.body())
         for name, value in headers.items():
@@ -125,38 +133,37 @@ class StripeApi:
         if not secrets_equal(key, self._api_key):
             raise StripeError(401, f"Invalid API Key provided: {mask_key(key)}")
 
-    def _route(self, req: Request) -> Response:
+    def _route(self, req: Request, request_id: str) -> Response:
         seg = req.segments
+        if len(seg) in (2, 3) and seg[:2] == ["v1", "events"] and req.method == "GET":
+            return self._events(req) if len(seg) == 2 else self._event(req, seg[2])
         if len(seg) in (2, 3) and seg[0] == "v1" and seg[1] in RESOURCES:
             resource = RESOURCES[seg[1]]
             if req.method == "GET":
-                return self._list(req, resource) if len(seg) == 2 else self._retrieve(resource, seg[2])
+                return self._list(req, resource) if len(seg) == 2 else self._retrieve(req, resource, seg[2])
             if req.method == "POST" and resource.name == "invoiceitems":
-                return self._idempotent(req, resource, seg[2] if len(seg) == 3 else None)
+                return self._idempotent(req, resource, seg[2] if len(seg) == 3 else None, request_id)
         raise StripeError(404, f"Unrecognized request URL ({req.method}: {req.path}). Please see "
                           "https://stripe.com/docs or we can help at https://support.stripe.com/.")
 
     # ------------------------------------------------------------------ reads
-    def _retrieve(self, resource: Resource, object_id: str) -> Response:
+    def _retrieve(self, req: Request, resource: Resource, object_id: str) -> Response:
         record = self.store.get(SYSTEM, resource.name, object_id)
         if record is None:
             raise _missing(resource.obj, object_id, "id")
-        return json_response(200, record)
+        paths = check_paths(expand_params(req.query), resource.obj, in_list=False)
+        return json_response(200, expand(record, paths, self._lookup) if paths else record)
+
+    def _lookup(self, resource: str, object_id: str) -> dict[str, Any] | None:
+        return self.store.get(SYSTEM, resource, object_id)
 
     def _list(self, req: Request, resource: Resource) -> Response:
         params = {k: v[-1] for k, v in req.query.items()}
         for key in params:
-            if key not in _LIST_PARAMS and key not in resource.filters and not key.startswith("expand["):
+            if key not in _LIST_PARAMS and key not in resource.filters and not is_expand_param(key):
                 raise StripeError(400, f"Received unknown parameter: {key}", param=key)
-        limit = _integer(params, "limit", 10)
-        if limit < 1:
-            raise StripeError(400, "This value must be greater than or equal to 1.", param="limit")
-        if limit > 100:
-            raise StripeError(400, "This value must be less than or equal to 100.", param="limit")
-        after, before = params.get("starting_after"), params.get("ending_before")
-        if after and before:
-            raise StripeError(400, "You may only specify one of these parameters: ending_before, starting_after.",
-                              param="starting_after")
+        paths = check_paths(expand_params(req.query), resource.obj, in_list=True)
+        limit, after, before = _page_params(params)
         rows = self.store.rows(SYSTEM, resource.name)
         bounds = _created_bounds(params)
         filters = {k: params[k] for k in resource.filters if k in params}
@@ -176,11 +183,52 @@ class StripeApi:
                 page, has_more = rest[-limit:], len(rest) > limit
         else:
             page, has_more = matching[:limit], len(matching) > limit
+        if paths:
+            page = [expand(r, paths, self._lookup) for r in page]
         return json_response(200, {"object": "list", "url": f"/v1/{resource.name}", "has_more": has_more,
                                    "data": page})
 
+    # ------------------------------------------------------------------ events
+    def _events(self, req: Request) -> Response:
+        params = {k: v[-1] for k, v in req.query.items()}
+        types = [v for k, values in req.query.items() if _TYPES_KEY.match(k) for v in values]
+        for key in params:
+            if key not in _EVENT_PARAMS and not _TYPES_KEY.match(key) and not is_expand_param(key):
+                raise StripeError(400, f"Received unknown parameter: {key}", param=key)
+        check_paths(expand_params(req.query), "event", in_list=True)
+        limit, after, before = _page_params(params)
+        if "type" in params and types:
+            raise StripeError(400, "You may only specify one of these parameters: type, types.", param="type")
+        if len(types) > MAX_TYPES:
+            raise StripeError(400, f"You may pass at most {MAX_TYPES} types.", param="types")
+        patterns = [params["type"]] if "type" in params else types
+        matches = type_matcher(patterns) if patterns else None
+        bounds = _created_bounds(params)
+        delivered = params.get("delivery_success")
+        if delivered not in (None, "true", "false"):
+            raise StripeError(400, f"Invalid boolean: {delivered}", param="delivery_success")
+
+        def where(event: dict[str, Any]) -> bool:
+            # No webhook endpoints here: every event counts as delivered.
+            return (delivered != "false" and (matches is None or matches(event["type"]))
+                    and _created_ok(event, bounds))
+
+        try:
+            page, has_more = self.store.events.page(limit=limit, starting_after=after, ending_before=before,
+                                                    where=where)
+        except KeyError:
+            raise _missing("event", after or before or "", "starting_after" if after else "ending_before") from None
+        return json_response(200, {"object": "list", "url": "/v1/events", "has_more": has_more, "data": page})
+
+    def _event(self, req: Request, event_id: str) -> Response:
+        check_paths(expand_params(req.query), "event", in_list=False)
+        event = self.store.events.get(event_id)  # None past retention, as in Stripe
+        if event is None:
+            raise _missing("event", event_id, "id")
+        return json_response(200, event)
+
     # ------------------------------------------------------------------ writes
-    def _idempotent(self, req: Request, resource: Resource, object_id: str | None) -> Response:
+    def _idempotent(self, req: Request, resource: Resource, object_id: str | None, request_id: str) -> Response:
         pairs = req.form()
         params = _params_dict(pairs)
         key = req.header("Idempotency-Key")
@@ -199,12 +247,20 @@ class StripeApi:
                     self.store.commit(self._entry(req, resource, prior["response"].get("id"), key, True,
                                                   prior["status"], params, prior["response"]), [])
                     return json_response(prior["status"], prior["response"], {"Idempotent-Replayed": "true"})
+            existing = None if object_id is None else self.store.get(SYSTEM, resource.name, object_id)
             if object_id is None:
                 record = self._create_item(pairs, params)
             else:
                 record = self._update_item(object_id, pairs, params)
             self.store.commit(self._entry(req, resource, record["id"], key, False, 200, params, record),
                               [(resource.name, record)])
+            request = {"id": request_id, "idempotency_key": key}
+            if existing is None:
+                self.store.emit_event(f"{resource.obj}.created", record, int(record.get("created") or self._now()),
+                                      request=request)
+            else:
+                changed = {k: existing.get(k) for k in record if record.get(k) != existing.get(k)}
+                self.store.emit_event(f"{resource.obj}.updated", record, int(self._now()), changed, request)
         return json_response(200, record)
 
     def _create_item(self, pairs: list[tuple[str, str]], params: dict[str, Any]) -> dict[str, Any]:
@@ -286,6 +342,20 @@ def mask_key(key: str) -> str:
 
 def _sort_key(record: dict[str, Any]) -> tuple[int, str]:
     return int(record.get("created") or 0), str(record.get("id"))
+
+
+def _page_params(params: dict[str, Any]) -> tuple[int, str | None, str | None]:
+    """``limit`` (1-100, default 10) and the one cursor of a list request."""
+    limit = _integer(params, "limit", 10)
+    if limit < 1:
+        raise StripeError(400, "This value must be greater than or equal to 1.", param="limit")
+    if limit > 100:
+        raise StripeError(400, "This value must be less than or equal to 100.", param="limit")
+    after, before = params.get("starting_after"), params.get("ending_before")
+    if after and before:
+        raise StripeError(400, "You may only specify one of these parameters: ending_before, starting_after.",
+                          param="starting_after")
+    return limit, after, before
 
 
 def _integer(params: dict[str, Any], name: str, default: int) -> int:

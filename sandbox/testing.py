@@ -13,6 +13,23 @@ import requests
 from sandbox.server import Sandbox
 
 
+class CaSession(requests.Session):
+    """A ``requests`` session that passes ``verify=<ca_bundle>`` on every request that sets none.
+
+    For SDKs that take a session (``simple_salesforce.Salesforce(session=...)``): a session-wide
+    ``verify`` would lose to ``REQUESTS_CA_BUNDLE``; a per-request one does not.
+    """
+
+    def __init__(self, ca_bundle: str | bool) -> None:
+        super().__init__()
+        self.ca_bundle = ca_bundle
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if kwargs.get("verify") is None:
+            kwargs["verify"] = self.ca_bundle
+        return super().request(method, url, *args, **kwargs)
+
+
 class SandboxClient:
     """HTTP helper bound to one sandbox; tokens are fetched lazily and cached."""
 

@@ -71,6 +71,7 @@ class Response:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = "application/json;charset=UTF-8"
+    drop: bool = False  # close the connection without answering (fault injection)
 
 
 def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
@@ -211,18 +212,23 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:
             log.exception("sandbox %s: error handling %s %s", app.system, self.command, request.path)
             response = app.internal_error()
+        if response.drop:
+            self.close_connection = True  # no response at all: the client sees the connection closed
+            return
         self._send(response)
 
     def _send(self, response: Response) -> None:
         self.send_response(response.status)
-        self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(response.body)))
+        if response.status not in (204, 304):  # no content, so neither type nor length (RFC 9110)
+            self.send_header("Content-Type", response.content_type)
+            self.send_header("Content-Length", str(len(response.body)))
         for name, value in response.headers.items():
             self.send_header(name, value)
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(response.body)
+        if response.status not in (204, 304):
+            self.wfile.write(response.body)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server signature
         log.debug("sandbox %s: %s - %s", self.server.app.system, self.address_string(), format % args)
