@@ -1,7 +1,9 @@
 """The ``q2c`` command.
 
     q2c sandbox serve      serve the simulated CRM/PSA, billing and ERP on 127.0.0.1 until stopped
-    q2c sandbox status     is the sandbox up, where, and what does it hold
+    q2c sandbox status     is the sandbox up, where, and what does it hold (--json: counts per object)
+    q2c sandbox advance    move the running sandbox's clock forward (--days N)
+    q2c sandbox reset      forget what was written to the sandbox and how far its clock moved
     q2c prepare            parse the dbt project (the manifest Dagster loads)
     q2c demo               start the sandbox, run the whole graph once through Dagster, summarize, stop
     q2c ui                 start the sandbox and the Dagster web UI on 127.0.0.1
@@ -20,31 +22,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import requests
-
 from orchestration import settings
+from sandbox import admin
 
 DEFAULT_PORTS = {"salesforce": 18441, "stripe": 18442, "netsuite": 18443}
 
 
-def _healthy(state: dict) -> bool:
-    try:
-        for url in state["urls"].values():
-            resp = requests.get(f"{url}/_sandbox/health", verify=state["ca_bundle"], timeout=2)
-            if resp.status_code != 200:
-                return False
-        return True
-    except (requests.RequestException, KeyError):
-        return False
-
-
 def running_sandbox_state() -> dict | None:
     """The state of a sandbox already serving from ``Q2C_SANDBOX_DIR``, if any."""
-    path = settings.sandbox_dir() / "sandbox.json"
-    if not path.exists():
-        return None
-    state = json.loads(path.read_text())
-    return state if _healthy(state) else None
+    return admin.running_state(settings.sandbox_dir())
 
 
 @contextmanager
@@ -91,24 +77,49 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_sandbox_status(_: argparse.Namespace) -> int:
-    path = settings.sandbox_dir() / "sandbox.json"
-    if not path.exists():
-        print(f"no sandbox has run from {settings.sandbox_dir()}")
+def cmd_sandbox_status(args: argparse.Namespace) -> int:
+    state = admin.read_state(settings.sandbox_dir())
+    if state is None:
+        print(json.dumps({"up": False, "state_dir": str(settings.sandbox_dir())}) if args.json
+              else f"no sandbox has run from {settings.sandbox_dir()}")
         return 1
-    state = json.loads(path.read_text())
-    up = _healthy(state)
-    print(f"sandbox {'UP' if up else 'DOWN'} (state {path})")
-    print(f"  seed {state.get('seed')}, scale {state.get('scale')}, clock {state.get('clock')}")
+    up = admin.healthy(state)
+    live = admin.live_status(state) if up else {}
+    if args.json:
+        print(json.dumps({"up": up, "seed": state.get("seed"), "scale": state.get("scale"),
+                          "clock": live.get("clock", state.get("clock")), "urls": state.get("urls"),
+                          "counts": live.get("counts", {}), "writes": live.get("writes"),
+                          "faults": live.get("faults")}, indent=2, default=str))
+        return 0 if up else 1
+    print(f"sandbox {'UP' if up else 'DOWN'} (state {settings.sandbox_dir() / admin.STATE_FILE})")
+    print(f"  seed {state.get('seed')}, scale {state.get('scale')}, clock {live.get('clock', state.get('clock'))}")
     for system, url in state.get("urls", {}).items():
         print(f"  {system:<11} {url}")
     if up:
-        any_url = next(iter(state["urls"].values()))
-        live = requests.get(f"{any_url}/_sandbox/status", verify=state["ca_bundle"], timeout=5).json()
         for system, counts in live.get("counts", {}).items():
             print(f"  {system}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
         print(f"  writes received: {live.get('writes')}")
     return 0 if up else 1
+
+
+def cmd_sandbox_advance(args: argparse.Namespace) -> int:
+    state = running_sandbox_state()
+    if state is None:
+        print(f"no sandbox is serving from {settings.sandbox_dir()}: start it with `q2c sandbox serve`")
+        return 1
+    report = admin.advance(state, args.days)
+    print(json.dumps(report, indent=2, default=str))
+    return 0
+
+
+def cmd_sandbox_reset(_: argparse.Namespace) -> int:
+    try:
+        removed = admin.reset(settings.sandbox_dir())
+    except admin.SandboxUnavailable as exc:
+        print(exc)
+        return 1
+    print(f"sandbox reset to its seeded world ({len(removed)} logs removed from {settings.sandbox_dir()})")
+    return 0
 
 
 def cmd_prepare(_: argparse.Namespace) -> int:
@@ -176,7 +187,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port-base", type=int, default=None,
                        help="first of three consecutive ports (default 18441-18443)")
     serve.set_defaults(func=cmd_sandbox_serve)
-    sandbox.add_parser("status", help="is the sandbox up").set_defaults(func=cmd_sandbox_status)
+    status = sandbox.add_parser("status", help="is the sandbox up, and what it holds")
+    status.add_argument("--json", action="store_true", help="counts per object as JSON")
+    status.set_defaults(func=cmd_sandbox_status)
+    advance = sandbox.add_parser("advance", help="move the running sandbox's clock forward")
+    advance.add_argument("--days", type=int, required=True)
+    advance.set_defaults(func=cmd_sandbox_advance)
+    sandbox.add_parser("reset", help="forget writes, events and advances (sandbox stopped)").set_defaults(
+        func=cmd_sandbox_reset)
 
     sub.add_parser("prepare", help="parse the dbt project").set_defaults(func=cmd_prepare)
     demo = sub.add_parser("demo", help="run the whole pipeline once on the sandbox")

@@ -76,6 +76,20 @@ def test_sandbox_serve_prints_urls_and_status_sees_it(q2c_env: Path):
         assert "sandbox UP" in status.stdout
         assert "writes received: 0" in status.stdout
 
+        as_json = subprocess.run([*Q2C, "sandbox", "status", "--json"], cwd=REPO_ROOT, capture_output=True, text=True)
+        assert as_json.returncode == 0, as_json.stderr
+        report = json.loads(as_json.stdout)
+        from sandbox.world import build_world
+
+        world = build_world(seed=42, scale=1.0)
+        assert report["up"] is True
+        assert {k: report["counts"]["salesforce"][k] for k in world.salesforce} == {
+            k: len(v) for k, v in world.salesforce.items()}
+        assert report["counts"]["netsuite"]["transaction"] == len(world.netsuite["transaction"])
+
+        refused = subprocess.run([*Q2C, "sandbox", "reset"], cwd=REPO_ROOT, capture_output=True, text=True)
+        assert refused.returncode == 1 and "stop it before resetting" in refused.stdout
+
         from sandbox.server import DEFAULT_CREDENTIALS
 
         state_text = (q2c_env / "sandbox" / "sandbox.json").read_text()
@@ -91,6 +105,11 @@ def test_sandbox_serve_prints_urls_and_status_sees_it(q2c_env: Path):
     down = subprocess.run([*Q2C, "sandbox", "status"], cwd=REPO_ROOT, capture_output=True, text=True)
     assert down.returncode == 1
     assert "sandbox DOWN" in down.stdout
+    (q2c_env / "sandbox" / "writes.jsonl").write_text("{}\n")
+    reset = subprocess.run([*Q2C, "sandbox", "reset"], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert reset.returncode == 0, reset.stdout
+    assert not list((q2c_env / "sandbox").glob("*.jsonl"))
+    assert (q2c_env / "sandbox" / "ca.pem").exists()
 
 
 def _graphql(port: int, query: str) -> dict:
