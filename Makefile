@@ -56,8 +56,10 @@ lock:
 	.lockenv/bin/pip freeze --all --exclude-editable | grep -v -E '^(-e|pip==)' > requirements.lock
 	rm -rf .lockenv
 
+## Benchmarks (not part of `make test`): figures go to bench/results/ and docs/performance.md.
+BENCH_SCALE ?= 10
 bench: install
-	@echo "benchmarks arrive with the performance work (see docs/architecture.md)"; exit 1
+	$(PY) -m bench.sandbox_serving --scale $(BENCH_SCALE)
 
 clean:
 	rm -rf warehouse .dagster_home dbt_project/target dbt_project/logs
