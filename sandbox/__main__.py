@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-tls", action="store_true", help="serve plain HTTP (debugging only)")
     parser.add_argument("--faults", type=json.loads, default=None, metavar="JSON",
                         help='fault knobs per system, e.g. \'{"stripe": {"rate_limit": 0.1}}\' (see sandbox/faults.py)')
+    parser.add_argument("--rates", type=json.loads, default=None, metavar="JSON",
+                        help='anomaly rates per kind, e.g. \'{"overpayment": 0.1}\' (see sandbox/world_anomalies.py)')
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
@@ -37,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with Sandbox(args.state_dir, seed=args.seed, scale=args.scale, host=args.host, ports=ports,
-                 tls=not args.no_tls, faults=args.faults) as sb:
+                 tls=not args.no_tls, faults=args.faults, rates=args.rates) as sb:
         status = sb.status()
         print(json.dumps({k: status[k] for k in ("urls", "ca_bundle", "seed", "scale", "clock", "state_dir")},
                          indent=2), flush=True)

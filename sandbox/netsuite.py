@@ -22,6 +22,7 @@ from sandbox.sqlcore import QueryError, parse_date, parse_instant
 from sandbox.store import Store
 from sandbox.suiteql import compile_suiteql
 from sandbox.web import Request, Response, json_response
+from sandbox.world_model import NS_FIELDS
 
 SYSTEM = "netsuite"
 TOKEN_TTL = 3600
@@ -45,6 +46,28 @@ COLUMN_TYPES: dict[str, dict[str, str]] = {
                     "custbody_q2c_applied_to": "integer", "createddate": "timestamp",
                     "lastmodifieddate": "timestamp"},
 }
+# The world's other columns and tables (sandbox.world_model.NS_FIELDS): declared, so a table that is
+# still empty at the world's clock is queryable with its real column types.
+_INT, _FLOAT, _DATE, _TS = "integer", "float", "date", "timestamp"
+COLUMN_TYPES["subsidiary"]["parent"] = _INT
+COLUMN_TYPES["customer"].update({"parent": _INT, "terms": _INT, "taxitem": _INT})
+COLUMN_TYPES["transaction"].update({
+    "exchangerate": _FLOAT, "postingperiod": _INT, "terms": _INT, "taxtotal": _FLOAT, "closedate": _DATE,
+    "foreignpaymentamountused": _FLOAT, "foreignpaymentamountunused": _FLOAT})
+COLUMN_TYPES.update({
+    "currencyrate": {"id": _INT, "basecurrency": _INT, "transactioncurrency": _INT, "exchangerate": _FLOAT,
+                     "effectivedate": _DATE},
+    "accountingperiod": {"id": _INT, "startdate": _DATE, "enddate": _DATE, "closedondate": _DATE},
+    "account": {"id": _INT},
+    "term": {"id": _INT, "daysuntilnetdue": _INT},
+    "salestaxitem": {"id": _INT, "rate": _FLOAT, "subsidiary": _INT},
+    "nexus": {"id": _INT, "subsidiary": _INT},
+    "job": {"id": _INT, "customer": _INT, "subsidiary": _INT, "currency": _INT, "startdate": _DATE,
+            "projectedenddate": _DATE, "datecreated": _TS, "lastmodifieddate": _TS},
+    "transactionline": {"id": _INT, "transaction": _INT, "linesequencenumber": _INT, "quantity": _FLOAT,
+                        "rate": _FLOAT, "foreignamount": _FLOAT, "taxcode": _INT, "account": _INT, "subsidiary": _INT,
+                        "linelastmodifieddate": _TS},
+})
 
 
 def build_schemas(tables: Mapping[str, Iterable[Mapping[str, Any]]]) -> dict[str, dict[str, str]]:
@@ -56,6 +79,8 @@ def build_schemas(tables: Mapping[str, Iterable[Mapping[str, Any]]]) -> dict[str
             for key, value in row.items():
                 values.setdefault(key.lower(), []).append(value)
         declared = COLUMN_TYPES.get(table, {})
+        for c in NS_FIELDS.get(table, ()):  # every column, even when no row has a value yet
+            values.setdefault(c, [])
         columns = {c: declared.get(c) or _infer(v) for c, v in values.items()}
         for c, t in declared.items():
             columns.setdefault(c, t)

@@ -28,6 +28,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
 
+from sandbox import legacy_erp
+from sandbox.clock import ADVANCES_FILE, apply_changes, log_advance, read_advances
 from sandbox.faults import FaultConfig, FaultInjector, parse_faults
 from sandbox.netsuite import NetSuiteApi
 from sandbox.salesforce import SalesforceApi
@@ -36,6 +38,7 @@ from sandbox.stripe import StripeApi
 from sandbox.tls import TlsMaterial, ensure_tls
 from sandbox.web import App, Request, Response, SandboxServer, json_response
 from sandbox.world import DEFAULT_CLOCK, DEFAULT_SEED, World, build_world
+from sandbox.world_anomalies import resolve_rates
 
 try:
     import fcntl
@@ -65,7 +68,8 @@ class Sandbox:
 
     def __init__(self, state_dir: Path, seed: int = DEFAULT_SEED, scale: float = 1.0, host: str = "127.0.0.1",
                  ports: dict[str, int] | None = None, tls: bool = True, credentials: dict | None = None,
-                 clock: date | None = None, faults: dict[str, dict[str, Any]] | None = None) -> None:
+                 clock: date | None = None, faults: dict[str, dict[str, Any]] | None = None,
+                 rates: dict[str, float] | None = None) -> None:
         unknown = set(ports or {}) - set(SYSTEMS)
         if unknown:
             raise ValueError(f"unknown system(s) in ports: {sorted(unknown)}; expected {SYSTEMS}")
@@ -77,6 +81,7 @@ class Sandbox:
         self._requested_ports = {s: int((ports or {}).get(s) or 0) for s in SYSTEMS}
         self.credentials: dict[str, dict[str, str]] = _merge_credentials(credentials)
         self._clock = clock or DEFAULT_CLOCK
+        self.rates = resolve_rates(rates)  # anomaly rates (sandbox.world_anomalies); validated here
         self._fault_knobs = parse_faults(faults)  # applied at start; kept in step with set_faults
         self._injectors: dict[str, FaultInjector] = {}
         self.urls: dict[str, str] = {}
@@ -97,14 +102,19 @@ class Sandbox:
         self._acquire_state_dir()
         try:
             material: TlsMaterial | None = ensure_tls(self.state_dir) if self.tls else None
-            world = build_world(self.seed, self.scale, self._clock)
+            world = build_world(self.seed, self.scale, self._clock, self.rates)
             store = Store(world, self.state_dir / WRITES_FILE)
+            # The clock's advances, replayed between the writes that came before and after each.
+            advances = read_advances(self.state_dir / ADVANCES_FILE, store.world_id)
             apps: dict[str, App] = {
                 "salesforce": SalesforceApi(store, **self.credentials["salesforce"]),
                 "stripe": StripeApi(store, **self.credentials["stripe"]),
                 "netsuite": NetSuiteApi(store, **self.credentials["netsuite"]),
             }
-            replayed = store.replay()
+            replayed = store.replay(
+                before_write=lambda n: self._replay_advances(world, store, advances, n))
+            self._replay_advances(world, store, advances, None)
+            legacy_erp.write(world.legacy, self.state_dir / legacy_erp.FILE_NAME)
             injectors = {system: FaultInjector(system, apps[system], seed=self.seed) for system in SYSTEMS}
             for system, knobs in self._fault_knobs.items():
                 injectors[system].configure(knobs)
@@ -192,13 +202,46 @@ class Sandbox:
         """The anomalies injected into the world (ground truth)."""
         return copy.deepcopy(self.world.ledger)
 
+    # ------------------------------------------------------------------ clock
+    def advance(self, days: int) -> dict[str, Any]:
+        """Move the world's clock ``days`` forward and serve what changed (persisted; replayed on start).
+
+        Returns the new clock and, per system and object, how many records were inserted, updated
+        and deleted. The ground truth of the move is on the world: ``world.ledger``,
+        ``world.deletions()``, ``world.late_changes(since=...)``.
+        """
+        if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+            raise ValueError(f"days must be a non-negative integer, got {days!r}")
+        with self.store.lock:
+            before = self.clock
+            summary = apply_changes(self.store, self.world.advance(days))
+            log_advance(self.state_dir / ADVANCES_FILE, self.store.world_id, days, self.store.write_count(),
+                        self.clock.isoformat())
+        legacy_erp.write(self.world.legacy, self.state_dir / legacy_erp.FILE_NAME)
+        self._write_state()
+        return {"clock": self.clock.isoformat(), "previous_clock": before.isoformat(), "days": days,
+                "changes": summary, "ledger": len(self.world.ledger),
+                "late_changes": len(self.world.late_changes(since=before))}
+
+    def truth(self, since: date | None = None) -> dict[str, Any]:
+        """What the clock did that a loader must cope with (tests only, never the pipeline): deletions,
+        late-arriving changes (optionally only those that became visible after ``since``), cut-over dates."""
+        return {"clock": self.clock.isoformat(), "deletions": self.world.deletions(),
+                "late_changes": self.world.late_changes(since=since), "cutover": self.world.cutover_dates()}
+
+    def _replay_advances(self, world: World, store: Store, advances: list[dict[str, Any]], writes: int | None) -> None:
+        while advances and (writes is None or advances[0]["writes"] <= writes):
+            apply_changes(store, world.advance(int(advances.pop(0)["days"])))
+
     def status(self) -> dict[str, Any]:
         return {
             "running": self.running, "pid": os.getpid(), "urls": dict(self.urls), "ports": dict(self.ports),
             "seed": self.seed, "scale": self.scale, "clock": self.clock.isoformat(), "tls": self.tls,
             "ca_bundle": str(self.ca_bundle) if self.ca_bundle else None, "state_dir": str(self.state_dir),
             "started_at": self._started_at, "counts": self.store.counts(), "writes": self.store.write_count(),
-            "events": len(self.store.events),
+            "events": len(self.store.events), "base_clock": self.world.base_clock.isoformat(),
+            "advances": list(self.world.history), "ledger": len(self.world.ledger),
+            "legacy_erp": str(self.state_dir / legacy_erp.FILE_NAME),
             "faults": {system: {"knobs": injector.knobs(), "counts": injector.counts()}
                        for system, injector in self._injectors.items()},
         }
@@ -258,6 +301,8 @@ class Sandbox:
         route = req.path.rstrip("/")
         if route == "/_sandbox/faults":
             return self._admin_faults(system, req)
+        if route == "/_sandbox/advance":
+            return self._admin_advance(req)
         if req.method != "GET":
             return json_response(405, {"ok": False, "error": "use GET"})
         if route == "/_sandbox/health":
@@ -266,6 +311,12 @@ class Sandbox:
             return json_response(200, {**self.status(), "system": system})
         if route == "/_sandbox/ledger":
             return json_response(200, self.ledger())
+        if route == "/_sandbox/truth":
+            try:
+                since = date.fromisoformat(req.arg("since")) if req.arg("since") else None
+            except ValueError:
+                return json_response(400, {"ok": False, "error": "since must be YYYY-MM-DD"})
+            return json_response(200, self.truth(since))
         if route == "/_sandbox/writes":
             which = req.arg("system") or system
             if which not in (*SYSTEMS, "all"):
@@ -302,13 +353,26 @@ class Sandbox:
             return json_response(400, {"ok": False, "error": str(exc)})
         return json_response(200, self.faults())
 
+    def _admin_advance(self, req: Request) -> Response:
+        """POST ``{"days": N}``: move the clock (see ``advance``)."""
+        if req.method != "POST":
+            return json_response(405, {"ok": False, "error": "use POST with {\"days\": N}"})
+        try:
+            body = req.json() if req.body.strip() else {}
+        except (ValueError, UnicodeDecodeError):
+            return json_response(400, {"ok": False, "error": "the body must be JSON"})
+        days = body.get("days") if isinstance(body, dict) else None
+        if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+            return json_response(400, {"ok": False, "error": "days must be a non-negative integer"})
+        return json_response(200, {"ok": True, **self.advance(days)})
+
     def _write_state(self) -> None:
         state = {
             "running": self.running, "stopped_at": None if self.running else datetime.now(UTC).isoformat(),
             "pid": os.getpid(), "urls": self.urls, "ports": self.ports, "seed": self.seed, "scale": self.scale,
             "clock": self.clock.isoformat(), "tls": self.tls,
             "ca_bundle": str(self.ca_bundle) if self.ca_bundle else None, "state_dir": str(self.state_dir),
-            "started_at": self._started_at,
+            "started_at": self._started_at, "legacy_erp": str(self.state_dir / legacy_erp.FILE_NAME),
         }
         fd, tmp = tempfile.mkstemp(dir=self.state_dir, prefix=".sandbox.", suffix=".json")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -14,6 +14,7 @@ from typing import Any
 
 from sandbox.sqlcore import parse_date, parse_instant
 from sandbox.world import SF_PREFIX
+from sandbox.world_model import SF_FIELDS
 
 SYSTEM_FIELDS = ("Id", "IsDeleted", "CreatedDate", "LastModifiedDate", "SystemModstamp")
 
@@ -42,12 +43,41 @@ _FIELD_TYPES: dict[str, str] = {
     "pse__Status__c": "picklist", "Legal_Entity__c": "picklist", "Source_System__c": "picklist",
     "Payment_Status__c": "picklist", "Aging_Bucket__c": "picklist",
 }
+# The world's CPQ, PSA and CRM-sync objects (sandbox.world_model.SF_FIELDS): fields whose type
+# cannot be told from values alone (dates, references, money), so describe is right at any clock.
+_FIELD_TYPES.update({
+    **dict.fromkeys(("SBQQ__StartDate__c", "SBQQ__EndDate__c", "SBQQ__ExpirationDate__c", "ServiceDate",
+                     "pse__Expense_Date__c", "pse__Target_Date__c", "pse__Actual_Date__c", "pse__Date__c",
+                     "pse__Invoice_Date__c", "Approved_Date__c"), "date"),
+    "Last_Synced__c": "datetime",
+    **dict.fromkeys(("SBQQ__NetAmount__c", "SBQQ__CustomerAmount__c", "SBQQ__ListPrice__c", "SBQQ__NetPrice__c",
+                     "SBQQ__NetTotal__c", "UnitPrice", "ListPrice", "TotalPrice", "pse__Suggested_Bill_Rate__c",
+                     "pse__Average_Cost_Rate__c", "pse__Cost_Rate_Amount__c", "pse__Default_Cost_Rate__c",
+                     "pse__Milestone_Amount__c", "pse__Amount__c", "pse__Billing_Amount__c", "pse__Summary_Amount__c",
+                     "pse__Unit_Price__c", "Amount_Paid__c"), "currency"),
+    **dict.fromkeys(("Quantity", "SBQQ__Quantity__c", "pse__Quantity__c", "pse__Scheduled_Hours__c",
+                     "pse__Monday_Hours__c", "pse__Tuesday_Hours__c", "pse__Wednesday_Hours__c",
+                     "pse__Thursday_Hours__c", "pse__Friday_Hours__c", "pse__Saturday_Hours__c",
+                     "pse__Sunday_Hours__c", "Contract_Version__c"), "double"),
+    "SBQQ__SubscriptionTerm__c": "int",
+})
 # What each reference field points at.
 REFERENCE_TO: dict[str, str] = {
     "AccountId": "Account", "SBQQ__Opportunity__c": "Opportunity", "pse__Account__c": "Account",
     "pse__Opportunity__c": "Opportunity", "pse__Project__c": "pse__Proj__c",
     "pse__Resource__c": "Contact", "Account__c": "Account", "Contract__c": "Contract",
+    "ParentId": "Account", "SBQQ__PrimaryQuote__c": "SBQQ__Quote__c", "SBQQ__AmendedContract__c": "Contract",
+    "OpportunityId": "Opportunity", "Product2Id": "Product2", "SBQQ__QuoteLine__c": "SBQQ__QuoteLine__c",
+    "SBQQ__Account__c": "Account", "SBQQ__Opportunity2__c": "Opportunity", "SBQQ__MasterContract__c": "Contract",
+    "SBQQ__Quote__c": "SBQQ__Quote__c", "SBQQ__Product__c": "Product2", "pse__Project_Manager__c": "Contact",
+    "pse__Rate_Card__c": "pse__Rate_Card__c", "pse__Assignment__c": "pse__Assignment__c",
+    "pse__Timecard_Header__c": "pse__Timecard_Header__c", "pse__Billing_Event_Item__c": "pse__Billing_Event_Item__c",
+    "pse__Billing_Event__c": "pse__Billing_Event__c", "pse__Timecard_Split__c": "pse__Timecard__c",
+    "pse__Expense__c": "pse__Expense__c", "pse__Milestone__c": "pse__Milestone__c",
+    "Billing_Event__c": "pse__Billing_Event__c",
 }
+for _name in REFERENCE_TO:
+    _FIELD_TYPES.setdefault(_name, "reference")
 _STRING_LENGTH = {"Name": 80}
 DEFAULT_STRING_LENGTH = 255
 
@@ -107,6 +137,8 @@ def build_schemas(objects: Mapping[str, Iterable[Mapping[str, Any]]]) -> dict[st
         if obj == STATUS_OBJECT:
             continue
         names: dict[str, list[Any]] = {name: [] for name in SYSTEM_FIELDS}
+        for name in SF_FIELDS.get(obj, ()):  # every field, even when no record has one yet
+            names.setdefault(name, [])
         for rec in records:
             for key, value in rec.items():
                 names.setdefault(key, []).append(value)

@@ -16,12 +16,12 @@ import copy
 import json
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from sandbox.events import EventLog, world_events
-from sandbox.world import World
+from sandbox.world import DEFAULT_RATES, World
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,17 @@ class Table:
         self.rows[pos] = record
         return False
 
+    def delete(self, key: str) -> bool:
+        """Remove the record with ``key`` (a vendor-side deletion); True if there was one."""
+        pos = self.index.pop(key, None)
+        if pos is None:
+            return False
+        del self.rows[pos]
+        for other, p in self.index.items():
+            if p > pos:
+                self.index[other] = p - 1
+        return True
+
 
 class Store:
     """Thread-safe records + write log. Take ``lock`` around read-modify-write sequences."""
@@ -64,6 +75,8 @@ class Store:
     def __init__(self, world: World, log_path: Path | None = None) -> None:
         self.lock = threading.RLock()
         self.world_id = {"seed": world.seed, "scale": world.scale, "clock": world.clock.isoformat()}
+        if getattr(world, "rates", None) and world.rates != DEFAULT_RATES:  # another world than the default one
+            self.world_id["rates"] = dict(sorted(world.rates.items()))
         self._log_path = log_path
         self._tables: dict[str, dict[str, Table]] = {}
         self._writes: list[dict[str, Any]] = []
@@ -112,6 +125,11 @@ class Store:
         with self.lock:
             return self.table(system, obj, create=True).put(record)
 
+    def delete(self, system: str, obj: str, key: str) -> bool:
+        """Remove a record without logging it (a vendor-side deletion made by the world's clock)."""
+        with self.lock:
+            return self.table(system, obj, create=True).delete(key)
+
     def counts(self) -> dict[str, dict[str, int]]:
         with self.lock:
             return {system: {obj: len(t.rows) for obj, t in tables.items()}
@@ -151,8 +169,12 @@ class Store:
             self._idempotency[key] = {k: record.get(k) for k in (
                 "method", "path", "body", "status", "response", "at")}
 
-    def replay(self) -> int:
-        """Re-apply the logged writes (and events) of this world; returns how many writes were applied."""
+    def replay(self, before_write: Callable[[int], None] | None = None) -> int:
+        """Re-apply the logged writes (and events) of this world; returns how many writes were applied.
+
+        ``before_write(n)`` is called before the (n+1)-th write is applied and once more at the end,
+        so server-side changes made between writes (the world's clock) can be replayed in order.
+        """
         self.events.replay()
         if self._log_path is None or not self._log_path.exists():
             return 0
@@ -169,8 +191,12 @@ class Store:
                 if record.get("v") != LOG_VERSION or record.get("world") != self.world_id:
                     skipped += 1
                     continue
+                if before_write is not None:
+                    before_write(applied)
                 self._apply(record)
                 applied += 1
+            if before_write is not None:
+                before_write(applied)
         if skipped:
             log.warning("sandbox: skipped %d logged writes made against another world (seed/scale/clock)",
                         skipped)

@@ -56,6 +56,11 @@ RESOURCES = {
     "customers": Resource("customers", "customer", frozenset({"email"})),
     "invoices": Resource("invoices", "invoice", frozenset({"customer", "status", "collection_method"})),
     "invoiceitems": Resource("invoiceitems", "invoiceitem", frozenset({"customer", "invoice"})),
+    # The world's recurring billing (sandbox.world): read-only lists. (Stripe lists subscriptions that are
+    # not canceled unless ``status`` is given; here ``status`` is a plain filter and the default is all.)
+    "subscriptions": Resource("subscriptions", "subscription", frozenset({"customer", "status"})),
+    "invoice_payments": Resource("invoice_payments", "invoice_payment", frozenset({"invoice", "status"})),
+    "tax_rates": Resource("tax_rates", "tax_rate", frozenset()),
 }
 _LIST_PARAMS = frozenset({"limit", "starting_after", "ending_before", "created", "created[gt]", "created[gte]",
                           "created[lt]", "created[lte]"})
@@ -102,6 +107,8 @@ class StripeApi:
         store.ensure_table(SYSTEM, "invoiceitems")
         store.ensure_table(SYSTEM, "customers")
         store.ensure_table(SYSTEM, "invoices")
+        for name in ("subscriptions", "invoice_payments", "tax_rates"):
+            store.ensure_table(SYSTEM, name)
 
     def internal_error(self) -> Response:
         return json_response(500, {"error": {"type": "api_error", "message": "An unknown error occurred"}})

@@ -123,7 +123,9 @@ def expected_invoices(world: World) -> dict[str, ExpectedInvoice]:
     ns_paid: dict[str, Decimal] = defaultdict(Decimal)
     for t in world.netsuite["transaction"]:
         if t["type"] == "CustPymt" and t["custbody_q2c_applied_to"]:
-            ns_paid[t["custbody_q2c_applied_to"]] += _money(t["foreigntotal"])
+            # What reached the invoice (an overpayment's excess stays unapplied on the payment).
+            used = t.get("foreignpaymentamountused")
+            ns_paid[t["custbody_q2c_applied_to"]] += _money(t["foreigntotal"] if used is None else used)
     out = {}
     for t in world.netsuite["transaction"]:
         if t["type"] == "CustInvc":
@@ -134,7 +136,7 @@ def expected_invoices(world: World) -> dict[str, ExpectedInvoice]:
                 _money(t["foreigntotal"]),
                 ns_paid[t["id"]],
             )
-    for inv in world.stripe["invoices"]:
+    for inv in _issued_stripe_invoices(world):
         out[f"stripe:{inv['id']}"] = ExpectedInvoice(
             f"stripe:{inv['id']}",
             inv["currency"].upper(),
@@ -143,6 +145,11 @@ def expected_invoices(world: World) -> dict[str, ExpectedInvoice]:
             _stripe_major(inv["amount_paid"]),
         )
     return out
+
+
+def _issued_stripe_invoices(world: World) -> list[dict]:
+    """Stripe invoices that are invoices (not drafts, not voided), the canonical inclusion rule."""
+    return [inv for inv in world.stripe["invoices"] if inv["status"] not in ("draft", "void")]
 
 
 def expected_bucket(inv: ExpectedInvoice, as_of: date) -> tuple[str, str, int]:
@@ -222,7 +229,7 @@ def test_models_land_in_their_schemas(built: Built) -> None:
 def test_invoice_count_is_erp_plus_billing_platform(built: Built) -> None:
     w = built.world
     n_custinvc = sum(1 for t in w.netsuite["transaction"] if t["type"] == "CustInvc")
-    n_stripe = len(w.stripe["invoices"])
+    n_stripe = len(_issued_stripe_invoices(w))
     counts = dict(built.query("select source_system, count(*) from canonical.invoice group by 1"))
     assert counts == {"netsuite": n_custinvc, "stripe": n_stripe}
     assert built.query("select count(*) from marts.invoice_payment_status")[0][0] == n_custinvc + n_stripe
@@ -236,22 +243,30 @@ def test_invoice_and_payment_totals_per_currency_match_the_world(built: Built) -
     w = built.world
     currency_symbol = {c["id"]: c["symbol"] for c in w.netsuite["currency"]}
     invoiced: dict[str, Decimal] = defaultdict(Decimal)
-    paid: dict[str, Decimal] = defaultdict(Decimal)
+    paid: dict[str, Decimal] = defaultdict(Decimal)  # every payment received
+    applied: dict[str, Decimal] = defaultdict(Decimal)  # what of it reached an invoice
     for t in w.netsuite["transaction"]:
-        target = invoiced if t["type"] == "CustInvc" else paid
-        target[currency_symbol[t["currency"]]] += _money(t["foreigntotal"])
-    for inv in w.stripe["invoices"]:
+        currency = currency_symbol[t["currency"]]
+        if t["type"] == "CustInvc":
+            invoiced[currency] += _money(t["foreigntotal"])
+        elif t["type"] == "CustPymt":
+            paid[currency] += _money(t["foreigntotal"])
+            if t["custbody_q2c_applied_to"]:
+                applied[currency] += _money(t["foreignpaymentamountused"])
+    for inv in _issued_stripe_invoices(w):
         invoiced[inv["currency"].upper()] += _stripe_major(inv["total"])
         if inv["amount_paid"] > 0:
             paid[inv["currency"].upper()] += _stripe_major(inv["amount_paid"])
+            applied[inv["currency"].upper()] += _stripe_major(inv["amount_paid"])
 
     assert (
         dict(built.query("select currency, sum(total_amount) from canonical.invoice group by 1")) == invoiced
     )
     assert dict(built.query("select currency, sum(amount) from canonical.payment group by 1")) == paid
+    assert dict(built.query("select currency, sum(applied_amount) from canonical.payment group by 1")) == applied
     assert (
         dict(built.query("select currency, sum(paid_amount) from marts.invoice_payment_status group by 1"))
-        == paid
+        == applied
     )
 
 
@@ -321,7 +336,7 @@ def test_billing_schedule_matches_python(built: Built) -> None:
     assert len(rows) == len(expected) > 0
     assert {r[0]: r[1:5] for r in rows} == expected
     for ext_id, contract_id, amount, p_start, p_end, currency, customer, description, content_hash in rows:
-        assert currency in ("usd", "gbp") and customer.startswith("cus_")
+        assert currency in ("usd", "gbp", "eur") and customer.startswith("cus_")
         # content_hash = md5 of the payload fields in their fixed order, joined by U+001F.
         payload = [ext_id, customer, contract_id, amount, currency, description, p_start, p_end]
         assert content_hash == hashlib.md5("\x1f".join(str(v) for v in payload).encode()).hexdigest()

@@ -1,7 +1,8 @@
 {#
     Customer payments, one row per payment, in the payment (transaction) currency:
       - NetSuite: every `CustPymt`; the invoice paid is `custbody_q2c_applied_to` (null for
-        unapplied cash).
+        unapplied cash) and `applied_amount` what reached it (`foreignpaymentamountused`;
+        an overpayment's excess stays unapplied on the payment).
       - Stripe: the invoice object records what was collected; each issued invoice with
         amount_paid > 0 yields one payment of amount_paid dated `status_transitions.paid_at`
         (the finalization date if Stripe has not stamped one). When `invoice_payment`
@@ -61,7 +62,13 @@ netsuite_payments as (
         le.legal_entity_id,
         cur.currency_code as currency,
         t.transaction_date as payment_date,
-        t.total_amount as amount
+        t.total_amount as amount,
+        -- What reached the invoice: an overpayment's excess stays unapplied on the payment.
+        case
+            when t.applied_to_transaction_id is not null
+                then coalesce(t.payment_amount_used, t.total_amount)
+            else 0
+        end as applied_amount
     from netsuite_transactions as t
     left join netsuite_customers as c
         on c.netsuite_customer_id = t.netsuite_customer_id
@@ -87,7 +94,8 @@ stripe_payments as (
         invoices.legal_entity_id,
         invoices.currency,
         cast(coalesce(s.paid_at, s.finalized_at, s.created_at) as date) as payment_date,
-        s.amount_paid as amount
+        s.amount_paid as amount,
+        s.amount_paid as applied_amount
     from stripe_invoices as s
     inner join invoices
         on invoices.invoice_id = 'stripe:' || s.stripe_invoice_id
@@ -115,7 +123,8 @@ final as (
         legal_entity_id,
         currency,
         payment_date,
-        cast(amount as decimal(18, 2)) as amount
+        cast(amount as decimal(18, 2)) as amount,
+        cast(applied_amount as decimal(18, 2)) as applied_amount
     from unioned
 
 )

@@ -32,7 +32,7 @@ payments_per_invoice as (
 
     select
         payments.invoice_id,
-        sum(payments.amount) as paid_amount,
+        sum(payments.applied_amount) as paid_amount,
         max(payments.payment_date) as last_payment_date
     from payments
     cross join as_of

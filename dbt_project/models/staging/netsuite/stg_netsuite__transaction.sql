@@ -30,6 +30,8 @@ renamed as (
         {{ source_column(src, 'foreigntotal', 'decimal(18, 2)') }} as total_amount,
         {{ source_column(src, 'foreignamountpaid', 'decimal(18, 2)') }} as amount_paid,
         {{ source_column(src, 'foreignamountunpaid', 'decimal(18, 2)') }} as amount_unpaid,
+        {{ source_column(src, 'foreignpaymentamountused', 'decimal(18, 2)') }} as payment_amount_used,
+        {{ source_column(src, 'foreignpaymentamountunused', 'decimal(18, 2)') }} as payment_amount_unused,
 
         ----------  booleans
         false as is_deleted,
