@@ -76,19 +76,16 @@ def serve(pages: Callable[[], Iterator[list[dict[str, Any]]]]) -> int:
 
 
 def minimal_loader(pages: Callable[[], Iterator[list[dict[str, Any]]]], db: Path, table: str) -> int:
-    rows = 0
+    """Pages to Arrow (columns unified across pages: APIs omit null fields), one DuckDB insert."""
+    tables = [pa.Table.from_pylist([{k: (json.dumps(v) if isinstance(v, dict | list) else v)
+                                     for k, v in rec.items()} for rec in page]) for page in pages()]
+    if not tables:
+        return 0
+    arrow = pa.concat_tables(tables, promote_options="permissive")
     with duckdb.connect(str(db)) as con:
-        for page in pages():
-            arrow = pa.Table.from_pylist([{k: (json.dumps(v) if isinstance(v, dict | list) else v)
-                                           for k, v in rec.items()} for rec in page])
-            con.register("page", arrow)
-            if rows == 0:
-                con.execute(f'create or replace table "{table}" as select * from page')
-            else:
-                con.execute(f'insert into "{table}" by name select * from page')
-            con.unregister("page")
-            rows += len(page)
-    return rows
+        con.register("pages", arrow)
+        con.execute(f'create or replace table "{table}" as select * from pages')
+    return arrow.num_rows
 
 
 def q2c_ingestion(sb: Sandbox, system: str, db: Path, workdir: Path) -> int:
