@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass, field
-from typing import Any
 
 import duckdb
 from dagster import DagsterInstance, ExecuteInProcessResult
@@ -139,6 +138,3 @@ def summarize(result: ExecuteInProcessResult) -> RunSummary:
                     summary.control_exceptions[table] = -1
     return summary
 
-
-def describe(result: ExecuteInProcessResult) -> dict[str, Any]:
-    return summarize(result).__dict__

@@ -14,8 +14,8 @@ raw_netsuite as (
     select
         'netsuite' as source_system,
         upper(cur.symbol) as currency,
-        count(*) as invoice_count,
-        sum({{ source_column(netsuite_transactions, 'foreigntotal', 'decimal(18, 2)') }}) as total_amount
+        count(*) as row_count,
+        sum({{ source_column(netsuite_transactions, 'foreigntotal', 'decimal(18, 2)') }}) as amount
     from {{ netsuite_transactions }} as t
     left join {{ source('raw_netsuite', 'currency') }} as cur
         on cast(cur.id as varchar) = cast(t.currency as varchar)
@@ -30,8 +30,8 @@ raw_stripe as (
     select
         'stripe' as source_system,
         upper(currency) as currency,
-        count(*) as invoice_count,
-        sum({{ stripe_minor_to_major('total', 'currency') }}) as total_amount
+        count(*) as row_count,
+        sum({{ stripe_minor_to_major('total', 'currency') }}) as amount
     from {{ stripe_invoices }}
     where status not in ('draft', 'void')
         and not coalesce({{ source_column(stripe_invoices, 'deleted', 'boolean') }}, false)
@@ -47,28 +47,4 @@ raw_totals as (
 
 ),
 
-canonical_totals as (
-
-    select
-        source_system,
-        currency,
-        count(*) as invoice_count,
-        sum(total_amount) as total_amount
-    from {{ ref('invoice') }}
-    group by 1, 2
-
-)
-
-select
-    coalesce(r.source_system, c.source_system) as source_system,
-    coalesce(r.currency, c.currency) as currency,
-    r.invoice_count as raw_invoice_count,
-    c.invoice_count as canonical_invoice_count,
-    r.total_amount as raw_total_amount,
-    c.total_amount as canonical_total_amount
-from raw_totals as r
-full outer join canonical_totals as c
-    on c.source_system = r.source_system
-    and c.currency = r.currency
-where coalesce(r.invoice_count, 0) <> coalesce(c.invoice_count, 0)
-    or coalesce(r.total_amount, 0) <> coalesce(c.total_amount, 0)
+{{ compare_to_canonical('invoice', 'total_amount') }}
