@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -213,9 +213,21 @@ class Timeline:
     def objects(self, system: str) -> list[str]:
         return [obj for (s, obj) in self.tables if s == system]
 
-    def render_system(self, system: str, day: int) -> dict[str, list[dict[str, Any]]]:
+    def render_system(self, system: str, day: int, lazy_rows: int | None = None) -> dict[str, Sequence[dict[str, Any]]]:
+        """Each object's records as of ``day``; columnar objects of at least ``lazy_rows`` rows stay
+        unrendered (``sandbox.lazy.LazyRecords``)."""
+        from sandbox.lazy import LazyRecords, columns_of
+
         cutoff = cutoff_of(day)
-        return {obj: t.at(cutoff) for (s, obj), t in self.tables.items() if s == system}
+        out: dict[str, Sequence[dict[str, Any]]] = {}
+        for (s, obj), t in self.tables.items():
+            if s != system:
+                continue
+            if lazy_rows is not None and hasattr(t, "modstamps") and len(t) >= lazy_rows:
+                out[obj] = LazyRecords(columns_of(t), cutoff)
+            else:
+                out[obj] = t.at(cutoff)
+        return out
 
     def changes(self, old_day: int, new_day: int) -> Iterator[Change]:
         """Every record whose rendering differs between the two clock days, in table order."""
@@ -298,8 +310,11 @@ def apply_changes(store: Any, changes: list[Change]) -> dict[str, Any]:
         if ch.system not in ("salesforce", "stripe", "netsuite"):
             continue
         with store.lock:
-            current = store.get(ch.system, ch.obj, ch.key)
-            if ch.new is None:
+            lazy = store.lazy_table(ch.system, ch.obj)
+            current = None if lazy is not None else store.get(ch.system, ch.obj, ch.key)
+            if lazy is not None:  # rendered from the timeline at the new clock already
+                kind = _lazy_change(lazy, ch)
+            elif ch.new is None:
                 kind = "delete"
                 if current is not None:
                     store.delete(ch.system, ch.obj, ch.key)
@@ -325,6 +340,23 @@ def apply_changes(store: Any, changes: list[Change]) -> dict[str, Any]:
             for etype, snapshot, created, previous in _stripe_events(ch, EVENT_PREFIX, invoice_lifecycle):
                 emit(etype, snapshot, created, previous)
     return summary
+
+
+def _lazy_change(table: Any, ch: Change) -> str:
+    """Apply a clock change to a table served on demand (``sandbox.lazy.LazyTable``); returns its kind.
+
+    The table already renders the new state; only a record a server-side patch replaced needs
+    the world's changed fields merged over the patch, as for rendered tables.
+    """
+    if ch.new is None or (ch.new.get("IsDeleted") and not (ch.old or {}).get("IsDeleted")):
+        kind = "delete"
+    else:
+        kind = "insert" if ch.old is None else "update"
+    patched = table.patched(ch.key)
+    if patched is not None and ch.new is not None:
+        changed = {k: v for k, v in ch.new.items() if ch.old is None or ch.old.get(k) != v}
+        table.put({**patched, **changed})
+    return kind
 
 
 def _stripe_events(ch: Change, prefixes: dict[str, str], lifecycle: Any) -> list[tuple[str, dict, int, dict | None]]:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -107,6 +107,10 @@ REF_TABLES: dict[str, tuple[str, dict[str, Any], Callable[[Mapping[str, Any]], s
 EXTRA_COLUMNS = {"customer": {"email": "string", "phone": "string", "parent": "integer", "isinactive": "string"},
                  "transaction": {"externalid": "string", "memo": "string"}}
 DEFAULT_TERMS_DAYS = 30
+# Records clients create are numbered in their own band, above anything the world numbers (its ids and
+# document numbers grow as the clock creates records, and must never meet a client's).
+CLIENT_ID_BAND = 900_000_000
+CLIENT_NUMBER_BAND = 900_000
 
 
 class RecordService:
@@ -291,17 +295,18 @@ class RecordService:
     def _new(self, rtype: RecordType, values: dict[str, Any], external_id: str | None,
              now: datetime) -> dict[str, Any]:
         rows = self.store.rows(SYSTEM, rtype.table)
-        record: dict[str, Any] = {"id": str(max((int(r["id"]) for r in rows if str(r["id"]).isdigit()), default=0) + 1),
+        ids = (int(r["id"]) for r in rows if str(r["id"]).isdigit())
+        record: dict[str, Any] = {"id": str(max((i for i in ids if i > CLIENT_ID_BAND), default=CLIENT_ID_BAND) + 1),
                                   "externalid": external_id}
         if rtype.name == "customer":
             subsidiary = self.store.get(SYSTEM, "subsidiary", values["subsidiary"]) or {}
-            record.update({"entityid": _next_number(rows, "entityid", "CUST-", 5), "currency": subsidiary.get("currency")})
+            record.update({"entityid": _next_number(rows, "entityid", "CUST-", 5, CLIENT_NUMBER_BAND), "currency": subsidiary.get("currency")})
         else:
             customer = self.store.get(SYSTEM, "customer", values["entity"]) or {}
             tran_date = values.get("trandate") or now.date().isoformat()
             due = (datetime.fromisoformat(tran_date) + timedelta(days=DEFAULT_TERMS_DAYS)).date().isoformat()
             invoices = [r for r in rows if r.get("type") == "CustInvc"]
-            record.update({"tranid": _next_number(invoices, "tranid", "INV", 0), "type": "CustInvc",
+            record.update({"tranid": _next_number(invoices, "tranid", "INV", 0, CLIENT_NUMBER_BAND), "type": "CustInvc",
                            "trandate": tran_date, "duedate": due, "subsidiary": customer.get("subsidiary"),
                            "currency": customer.get("currency"), "foreignamountpaid": 0.0, "status": "Open",
                            "custbody_q2c_applied_to": None})
@@ -342,10 +347,11 @@ def _scalar(name: str, value: Any) -> Any:
     return value
 
 
-def _next_number(rows: list[dict[str, Any]], column: str, prefix: str, width: int) -> str:
+def _next_number(rows: Iterable[dict[str, Any]], column: str, prefix: str, width: int, band: int) -> str:
+    """The next document number of the client band (above ``band``), clear of the world's own numbers."""
     pattern = re.compile(re.escape(prefix) + r"(\d+)$")
-    numbers = [int(m.group(1)) for r in rows if (m := pattern.match(str(r.get(column) or "")))]
-    return f"{prefix}{max(numbers, default=0) + 1:0{width}d}"
+    numbers = [n for r in rows if (m := pattern.match(str(r.get(column) or ""))) and (n := int(m.group(1))) > band]
+    return f"{prefix}{max(numbers, default=band) + 1:0{width}d}"
 
 
 def _json_body(req: Request) -> dict[str, Any]:

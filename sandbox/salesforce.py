@@ -24,12 +24,13 @@ import string
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sandbox.auth import TokenIssuer, basic_credentials, bearer_token, secrets_equal
+from sandbox.lazy import LazyView
 from sandbox.sf_schema import (
     REFERENCE_TO,
     STATUS_OBJECT,
@@ -52,6 +53,7 @@ MIN_BATCH, MAX_BATCH = 200, 2000
 MAX_COMPOSITE = 200
 CURSOR_TTL = 15 * 60
 MAX_CURSORS = 100
+TYPING_SAMPLE = 5000  # records of a lazily served object that type its fields for describe
 ORG_ID = "00DQ2C000000001AAA"
 USER_ID = "005Q2C000000001AAA"
 DEFAULT_CURRENCY = "USD"
@@ -90,26 +92,28 @@ class _Cursors:
     def __init__(self, now: Callable[[], float]) -> None:
         self._now = now
         self._lock = threading.Lock()
-        self._items: OrderedDict[str, tuple[float, list[dict[str, Any]], int]] = OrderedDict()
+        self._items: OrderedDict[str, tuple[float, Sequence[dict[str, Any]], int, Callable]] = OrderedDict()
 
-    def open(self, records: list[dict[str, Any]], batch: int) -> str:
+    def open(self, records: Sequence[dict[str, Any]], batch: int,
+             render: Callable[[dict[str, Any]], dict[str, Any]]) -> str:
+        """A locator over the matching raw ``records``; ``render`` makes a page's records for the wire."""
         cursor = "01g" + "".join(secrets.choice(_ALNUM) for _ in range(15))
         with self._lock:
             self._expire()
-            self._items[cursor] = (self._now(), records, batch)
+            self._items[cursor] = (self._now(), records, batch, render)
             while len(self._items) > MAX_CURSORS:
                 self._items.popitem(last=False)
         return cursor
 
-    def get(self, cursor: str) -> tuple[list[dict[str, Any]], int] | None:
+    def get(self, cursor: str) -> tuple[Sequence[dict[str, Any]], int, Callable] | None:
         with self._lock:
             self._expire()
             item = self._items.get(cursor)
-            return None if item is None else (item[1], item[2])
+            return None if item is None else item[1:]
 
     def _expire(self) -> None:
         limit = self._now() - CURSOR_TTL
-        for key in [k for k, (t, _, _) in self._items.items() if t < limit]:
+        for key in [k for k, item in self._items.items() if item[0] < limit]:
             del self._items[key]
 
 
@@ -130,7 +134,7 @@ class SalesforceApi:
         self._api_calls = itertools.count(1)
         store.ensure_table(SYSTEM, STATUS_OBJECT)
         self.schemas: dict[str, ObjectSchema] = build_schemas(
-            {obj: store.rows(SYSTEM, obj) for obj in store.objects(SYSTEM)})
+            {obj: _typing_sample(store.rows(SYSTEM, obj)) for obj in store.objects(SYSTEM)})
         self._soql_schemas = {name: schema.fields for name, schema in self.schemas.items()}
         self._by_lower = {name.lower(): name for name in self.schemas}
         self._currencies = {c["symbol"] for c in CURRENCIES}
@@ -321,32 +325,39 @@ class SalesforceApi:
             query = compile_soql(text, self._soql_schemas)
         except QueryError as exc:
             return errors(400, exc.code, exc.message)
-        rows = query.run(self.store.rows(SYSTEM, query.object), include_deleted=include_deleted)
+        source = self.store.rows(SYSTEM, query.object)
+        if isinstance(source, LazyView):  # millions of rows: select row numbers, render page by page
+            rows = source.select(query, include_deleted=include_deleted)
+        else:
+            rows = query.run(source, include_deleted=include_deleted)
         if query.count_only:
             return json_response(200, {"totalSize": len(rows), "done": True, "records": []})
-        records = [self._render(query.object, r, query.fields, version) for r in rows]
+
+        def render(record: dict[str, Any], obj: str = query.object, fields: list[str] = query.fields) -> dict[str, Any]:
+            return self._render(obj, record, fields, version)
         batch = self._batch_size(req)
-        if len(records) <= batch:
-            return json_response(200, {"totalSize": len(records), "done": True, "records": records})
-        cursor = self._cursors.open(records, batch)
-        return self._page(version, cursor, records, 0, batch)
+        if len(rows) <= batch:
+            return json_response(200, {"totalSize": len(rows), "done": True, "records": [render(r) for r in rows]})
+        cursor = self._cursors.open(rows, batch, render)
+        return self._page(version, cursor, rows, 0, batch, render)
 
     def _query_more(self, req: Request, version: str, locator: str) -> Response:
         m = _LOCATOR.match(locator)
         found = self._cursors.get(m.group(1)) if m else None
         if m is None or found is None:
             return errors(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
-        records, batch = found
+        records, batch, render = found
         offset = int(m.group(2))
         if offset > len(records):
             return errors(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
-        return self._page(version, m.group(1), records, offset, self._batch_size(req, batch))
+        return self._page(version, m.group(1), records, offset, self._batch_size(req, batch), render)
 
     @staticmethod
-    def _page(version: str, cursor: str, records: list[dict[str, Any]], offset: int, batch: int) -> Response:
+    def _page(version: str, cursor: str, records: Sequence[dict[str, Any]], offset: int, batch: int,
+              render: Callable[[dict[str, Any]], dict[str, Any]]) -> Response:
         end = offset + batch
         payload: dict[str, Any] = {"totalSize": len(records), "done": end >= len(records),
-                                   "records": records[offset:end]}
+                                   "records": [render(r) for r in records[offset:end]]}
         if end < len(records):
             payload["nextRecordsUrl"] = f"/services/data/{version}/query/{cursor}-{end}"
         return json_response(200, payload)
@@ -537,6 +548,11 @@ class SalesforceApi:
         return {"system": SYSTEM, "method": req.method, "path": req.path, "object": obj, "key": key,
                 "idempotency_key": None, "replayed": False, "status": status, "body": body,
                 "response": response, "at": datetime.now(UTC).isoformat()}
+
+
+def _typing_sample(rows: Sequence[dict[str, Any]]) -> Sequence[dict[str, Any]]:
+    """The records to type an object's fields from: all of them, or a spread sample of a lazy object."""
+    return rows.sample(TYPING_SAMPLE) if isinstance(rows, LazyView) else rows
 
 
 def _json_object(req: Request) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from typing import Any, TextIO
 from sandbox import legacy_erp
 from sandbox.clock import ADVANCES_FILE, apply_changes, log_advance, read_advances
 from sandbox.faults import FaultConfig, FaultInjector, parse_faults
+from sandbox.lazy import lazy_rows_default
 from sandbox.netsuite import NetSuiteApi
 from sandbox.salesforce import SalesforceApi
 from sandbox.store import KEY_FIELD, Store
@@ -69,7 +70,7 @@ class Sandbox:
     def __init__(self, state_dir: Path, seed: int = DEFAULT_SEED, scale: float = 1.0, host: str = "127.0.0.1",
                  ports: dict[str, int] | None = None, tls: bool = True, credentials: dict | None = None,
                  clock: date | None = None, faults: dict[str, dict[str, Any]] | None = None,
-                 rates: dict[str, float] | None = None) -> None:
+                 rates: dict[str, float] | None = None, lazy_rows: int | None = None) -> None:
         unknown = set(ports or {}) - set(SYSTEMS)
         if unknown:
             raise ValueError(f"unknown system(s) in ports: {sorted(unknown)}; expected {SYSTEMS}")
@@ -82,6 +83,8 @@ class Sandbox:
         self.credentials: dict[str, dict[str, str]] = _merge_credentials(credentials)
         self._clock = clock or DEFAULT_CLOCK
         self.rates = resolve_rates(rates)  # anomaly rates (sandbox.world_anomalies); validated here
+        # Columnar objects of at least this many rows are served without rendering them (sandbox.lazy).
+        self.lazy_rows = lazy_rows_default() if lazy_rows is None else int(lazy_rows)
         self._fault_knobs = parse_faults(faults)  # applied at start; kept in step with set_faults
         self._injectors: dict[str, FaultInjector] = {}
         self.urls: dict[str, str] = {}
@@ -102,7 +105,7 @@ class Sandbox:
         self._acquire_state_dir()
         try:
             material: TlsMaterial | None = ensure_tls(self.state_dir) if self.tls else None
-            world = build_world(self.seed, self.scale, self._clock, self.rates)
+            world = build_world(self.seed, self.scale, self._clock, self.rates, lazy_rows=self.lazy_rows)
             store = Store(world, self.state_dir / WRITES_FILE)
             # The clock's advances, replayed between the writes that came before and after each.
             advances = read_advances(self.state_dir / ADVANCES_FILE, store.world_id)

@@ -13,7 +13,7 @@ Salesforce rejects it, datetimes compare as instants, text compares case-insensi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,7 @@ from sandbox.sqlcore import (
     OrderItem,
     Parser,
     QueryError,
+    as_instant,
     compare,
     like_regex,
     parse_date,
@@ -94,16 +95,42 @@ class SoqlQuery:
     types: Mapping[str, str]
     limit: int | None
     offset: int | None
+    # The top-level AND's SystemModstamp comparisons: (op, unix seconds); and whether other conditions remain.
+    modstamp_conditions: tuple[tuple[str, float], ...] = ()
+    residual: bool = True
 
-    def run(self, rows: list[dict[str, Any]], *, include_deleted: bool) -> list[dict[str, Any]]:
+    def run(self, rows: Iterable[dict[str, Any]], *, include_deleted: bool) -> list[dict[str, Any]]:
         """The matching rows (raw records), filtered, sorted and sliced; input order is the tie-break."""
-        out = [r for r in rows if (include_deleted or not r.get("IsDeleted")) and self.predicate(r)]
+        return self.finish([r for r in rows if (include_deleted or not r.get("IsDeleted")) and self.predicate(r)])
+
+    def finish(self, out: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Sort and slice the matching records ``out`` (in input order)."""
         if self.order:
             sort_rows(out, self.order, lambda r, f: _norm(self.types[f], r.get(f)),
                       nulls_first_default=lambda desc: not desc)
         start = self.offset or 0
         end = None if self.limit is None else start + self.limit
         return out[start:end]
+
+    def modstamp_bounds(self) -> tuple[float | None, bool, float | None, bool]:
+        """(low, low inclusive, high, high inclusive) of SystemModstamp implied by the conditions."""
+        lo: float | None = None
+        hi: float | None = None
+        lo_incl = hi_incl = True
+        for op, t in self.modstamp_conditions:
+            if op in (">", ">=", "=") and (lo is None or t > lo or (t == lo and op == ">")):
+                lo, lo_incl = t, op != ">"
+            if op in ("<", "<=", "=") and (hi is None or t < hi or (t == hi and op == "<")):
+                hi, hi_incl = t, op != "<"
+        return lo, lo_incl, hi, hi_incl
+
+    def order_fields(self) -> tuple[str, ...] | None:
+        """The ORDER BY as field names when it is ascending on SystemModstamp and/or Id; else None."""
+        names = tuple(o.field for o in self.order)
+        if any(o.descending for o in self.order) or names not in ((), ("SystemModstamp",), ("Id",),
+                                                                   ("SystemModstamp", "Id")):
+            return None
+        return names
 
 
 def compile_soql(text: str, schemas: Schemas) -> SoqlQuery:
@@ -139,7 +166,32 @@ def compile_soql(text: str, schemas: Schemas) -> SoqlQuery:
     if ast.offset is not None and ast.offset > MAX_OFFSET:
         raise QueryError(f"Maximum SOQL offset allowed is {MAX_OFFSET}", "NUMBER_OUTSIDE_VALID_RANGE")
     predicate = _compile(ast.where, field, types) if ast.where is not None else (lambda _r: True)
-    return SoqlQuery(obj, fields, ast.count_only, predicate, order, types, ast.limit, ast.offset)
+    conditions, residual = _modstamp_conditions(ast.where, field)
+    return SoqlQuery(obj, fields, ast.count_only, predicate, order, types, ast.limit, ast.offset,
+                     conditions, residual)
+
+
+def _modstamp_conditions(where: Any, field: Callable[[str], str]) -> tuple[tuple[tuple[str, float], ...], bool]:
+    """The top-level ``SystemModstamp <op> datetime`` conjuncts, and whether anything else is left.
+
+    ``IsDeleted = false`` is not counted as left over: records served from columns are never
+    deleted (see ``sandbox.lazy``), and overlay records are tested with the full predicate.
+    """
+    if where is None:
+        return (), False
+    items = where.items if isinstance(where, And) else (where,)
+    out: list[tuple[str, float]] = []
+    residual = False
+    for node in items:
+        if isinstance(node, Compare) and field(node.field) == "SystemModstamp" and node.value.kind == "datetime" \
+                and node.op in ("<", "<=", ">", ">=", "="):
+            out.append((node.op, as_instant(node.value.value).timestamp()))
+        elif isinstance(node, Compare) and field(node.field) == "IsDeleted" and node.op == "=" \
+                and node.value.kind == "bool" and node.value.value is False:
+            continue
+        else:
+            residual = True
+    return tuple(out), residual
 
 
 def _resolve_object(name: str, schemas: Schemas) -> str:

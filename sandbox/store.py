@@ -16,12 +16,13 @@ import copy
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from sandbox.events import EventLog, world_events
-from sandbox.world import DEFAULT_RATES, World
+from sandbox.lazy import LazyRecords, LazyTable
+from sandbox.world import DEFAULT_RATES, World, visible_cutoff
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,9 @@ class Table:
         self.index: dict[str, int] = {}
         for row in rows:
             self.put(row)
+
+    def __len__(self) -> int:
+        return len(self.rows)
 
     def get(self, key: str) -> dict[str, Any] | None:
         pos = self.index.get(key)
@@ -84,6 +88,10 @@ class Store:
         for system, objects in (("salesforce", world.salesforce), ("stripe", world.stripe),
                                 ("netsuite", world.netsuite)):
             for obj, records in objects.items():
+                if isinstance(records, LazyRecords):  # rendered on demand at the world's clock
+                    self._tables.setdefault(system, {})[obj] = LazyTable(
+                        KEY_FIELD[system], records.columns, lambda: visible_cutoff(world.clock))
+                    continue
                 # The world is shared with the caller; the store owns its own copies.
                 table = self.table(system, obj, create=True)
                 for rec in copy.deepcopy(records):
@@ -104,6 +112,12 @@ class Store:
                 tables[obj] = Table(KEY_FIELD[system])
             return tables[obj]
 
+    def lazy_table(self, system: str, obj: str) -> LazyTable | None:
+        """The object's table if it is served on demand (``sandbox.lazy``), else None."""
+        with self.lock:
+            table = self._tables.get(system, {}).get(obj)
+            return table if isinstance(table, LazyTable) else None
+
     def ensure_table(self, system: str, obj: str) -> None:
         self.table(system, obj, create=True)
 
@@ -111,10 +125,15 @@ class Store:
         with self.lock:
             return list(self._tables.get(system, {}))
 
-    def rows(self, system: str, obj: str) -> list[dict[str, Any]]:
-        """A snapshot of the object's records (treat the dicts as read-only)."""
+    def rows(self, system: str, obj: str) -> Sequence[dict[str, Any]]:
+        """A snapshot of the object's records (treat the dicts as read-only).
+
+        A list, or for an object served on demand a ``sandbox.lazy.LazyView`` (a sequence that
+        renders records as they are read and answers SOQL through ``select``).
+        """
         with self.lock:
-            return list(self.table(system, obj).rows)
+            table = self.table(system, obj)
+            return table.view() if isinstance(table, LazyTable) else list(table.rows)
 
     def get(self, system: str, obj: str, key: str) -> dict[str, Any] | None:
         with self.lock:
@@ -132,7 +151,7 @@ class Store:
 
     def counts(self) -> dict[str, dict[str, int]]:
         with self.lock:
-            return {system: {obj: len(t.rows) for obj, t in tables.items()}
+            return {system: {obj: len(t) for obj, t in tables.items()}
                     for system, tables in self._tables.items()}
 
     # ------------------------------------------------------------------ events

@@ -56,12 +56,14 @@ RESOURCES = {
     "customers": Resource("customers", "customer", frozenset({"email"})),
     "invoices": Resource("invoices", "invoice", frozenset({"customer", "status", "collection_method"})),
     "invoiceitems": Resource("invoiceitems", "invoiceitem", frozenset({"customer", "invoice"})),
-    # The world's recurring billing (sandbox.world): read-only lists. (Stripe lists subscriptions that are
-    # not canceled unless ``status`` is given; here ``status`` is a plain filter and the default is all.)
+    # The world's recurring billing (sandbox.world): read-only lists. As Stripe does, subscriptions are
+    # listed without the canceled ones unless ``status`` asks for them (``status=canceled`` or ``all``).
     "subscriptions": Resource("subscriptions", "subscription", frozenset({"customer", "status"})),
     "invoice_payments": Resource("invoice_payments", "invoice_payment", frozenset({"invoice", "status"})),
     "tax_rates": Resource("tax_rates", "tax_rate", frozenset()),
 }
+SUBSCRIPTION_STATUSES = ("active", "past_due", "unpaid", "canceled", "incomplete", "incomplete_expired", "trialing",
+                         "paused")
 _LIST_PARAMS = frozenset({"limit", "starting_after", "ending_before", "created", "created[gt]", "created[gte]",
                           "created[lt]", "created[lte]"})
 _CREATE_PARAMS = frozenset({"customer", "amount", "currency", "description", "period[start]", "period[end]"})
@@ -174,7 +176,20 @@ class StripeApi:
         rows = self.store.rows(SYSTEM, resource.name)
         bounds = _created_bounds(params)
         filters = {k: params[k] for k in resource.filters if k in params}
-        matching = [r for r in rows if _created_ok(r, bounds) and all(r.get(k) == v for k, v in filters.items())]
+        hidden: set[str] = set()
+        if resource.name == "subscriptions":
+            status = filters.pop("status", None)
+            if status is None:
+                hidden = {"canceled", "incomplete_expired"}
+            elif status == "ended":
+                hidden = {s for s in SUBSCRIPTION_STATUSES if s not in ("canceled", "incomplete_expired")}
+            elif status not in ("all", *SUBSCRIPTION_STATUSES):
+                raise StripeError(400, f"Invalid status: must be one of {', '.join(('all', 'ended', *SUBSCRIPTION_STATUSES))}",
+                                  param="status")
+            elif status != "all":
+                filters["status"] = status
+        matching = [r for r in rows if _created_ok(r, bounds) and all(r.get(k) == v for k, v in filters.items())
+                    and r.get("status") not in hidden]
         matching.sort(key=_sort_key, reverse=True)  # newest first
         if after or before:
             cursor_id = after or before

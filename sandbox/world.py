@@ -78,6 +78,8 @@ class World:
     rates: dict[str, float] = field(default_factory=dict)
     base_clock: date | None = None
     history: list[int] = field(default_factory=list)
+    # Columnar objects of at least this many rows render on demand (sandbox.lazy); None: always render.
+    lazy_rows: int | None = None
     _gen: Generator | None = field(default=None, repr=False, compare=False)
 
     def counts(self) -> dict[str, dict[str, int]]:
@@ -113,7 +115,7 @@ class World:
         """Re-render every system's records and the ledger as of the clock."""
         gen = self.generator
         day = day_number(self.clock)
-        self.salesforce = gen.tl.render_system("salesforce", day)
+        self.salesforce = gen.tl.render_system("salesforce", day, self.lazy_rows)
         self.stripe = gen.tl.render_system("stripe", day)
         self.netsuite = gen.tl.render_system("netsuite", day)
         self.legacy = gen.tl.render_system("legacy", day)
@@ -146,19 +148,23 @@ def ledger_as_of(gen: Generator, clock: date) -> list[dict[str, Any]]:
 
 
 def build_world(seed: int = DEFAULT_SEED, scale: float = 1.0, clock: date = DEFAULT_CLOCK,
-                rates: dict[str, float] | None = None, *, materialize: bool = True) -> World:
+                rates: dict[str, float] | None = None, *, materialize: bool = True,
+                lazy_rows: int | None = None) -> World:
     """Generate the world for ``seed`` and ``scale`` as of ``clock``.
 
     ``rates`` overrides anomaly rates per kind (``sandbox.world_anomalies.KINDS``; defaults in
     ``DEFAULT_RATES``). ``materialize=False`` builds the timeline only (for measuring large
-    scales): call ``World.render()`` to get the records.
+    scales): call ``World.render()`` to get the records. Columnar objects (timecard headers and
+    splits, billing event items) of at least ``lazy_rows`` rows are not rendered but served on
+    demand (``sandbox.lazy``); the sandbox server sets it, other callers get plain lists.
     """
     if scale <= 0:
         raise ValueError(f"scale must be positive, got {scale!r}")
     resolved = resolve_rates(rates)
     gen = Generator(seed, scale, clock, resolved)
     gen.ensure(day_number(clock))
-    world = World(seed=seed, scale=scale, clock=clock, rates=resolved, base_clock=clock, _gen=gen)
+    world = World(seed=seed, scale=scale, clock=clock, rates=resolved, base_clock=clock, lazy_rows=lazy_rows,
+                  _gen=gen)
     if materialize:
         world.render()
     return world

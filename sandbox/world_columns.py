@@ -14,6 +14,7 @@ are pooled on append.
 from __future__ import annotations
 
 from array import array
+from collections.abc import Iterable
 from typing import Any
 
 from sandbox.world_model import DAY, DAY_FIELDS, SF_FIELDS, from_day, sf_id, sf_ts
@@ -28,6 +29,7 @@ class ColumnTable:
     obj = ""
     COLUMNS: tuple[str, ...] = ()
     STRINGS: frozenset[str] = frozenset()
+    VISIBLE_FROM = "t_sub"  # the column holding when a row becomes visible (unix seconds)
 
     def __init__(self) -> None:
         # Unix times need 64 bits; everything else (ids, days, cents, tenths, pool indexes) fits in 32.
@@ -73,6 +75,10 @@ class ColumnTable:
         raise NotImplementedError
 
     def render_at(self, pos: int, cutoff: int) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def modstamps(self, positions: Iterable[int], cutoff: int) -> array:
+        """``SystemModstamp`` (unix seconds) at ``cutoff`` of the visible rows at ``positions``."""
         raise NotImplementedError
 
     def at(self, cutoff: int) -> list[dict[str, Any]]:
@@ -138,6 +144,10 @@ class TimecardHeaders(ColumnTable):
         rec.update(_system(t_sub, t_appr if approved else t_sub))
         return rec
 
+    def modstamps(self, positions: Iterable[int], cutoff: int) -> array:
+        t_sub, t_appr, v_appr = self.cols["t_sub"], self.cols["t_appr"], self.cols["v_appr"]
+        return array("q", (t_appr[p] if t_appr[p] != NONE and v_appr[p] <= cutoff else t_sub[p] for p in positions))
+
 
 class TimecardSplits(ColumnTable):
     """``pse__Timecard__c``: the part of a header within one month (Submitted -> Approved -> Billed)."""
@@ -180,6 +190,22 @@ class TimecardSplits(ColumnTable):
         rec.update(_system(t_sub, mod))
         return rec
 
+    def modstamps(self, positions: Iterable[int], cutoff: int) -> array:
+        c = self.cols
+        t_sub, t_appr, v_appr, t_rel = c["t_sub"], c["t_appr"], c["v_appr"], c["t_rel"]
+        out = array("q")
+        add = out.append
+        for p in positions:
+            mod = t_sub[p]
+            a = t_appr[p]
+            if a != NONE and v_appr[p] <= cutoff and a > mod:
+                mod = a
+            r = t_rel[p]
+            if r != NONE and r <= cutoff and r > mod:
+                mod = r
+            add(mod)
+        return out
+
 
 CATEGORIES = ("Timecard", "Expense", "Milestone")
 
@@ -191,6 +217,7 @@ class BillingEventItems(ColumnTable):
     COLUMNS = ("n", "event", "project", "category", "split", "object", "day", "qty", "unit", "amount",
                "description", "currency", "t")
     STRINGS = frozenset({"project", "object", "description", "currency"})
+    VISIBLE_FROM = "t"
 
     def lifecycle(self, pos: int) -> tuple[int, int, list[tuple[int, int, bool]]]:
         t = self.cols["t"][pos]
@@ -215,6 +242,10 @@ class BillingEventItems(ColumnTable):
             "pse__Description__c": self._s("description", pos), "CurrencyIsoCode": self._s("currency", pos)}
         rec.update(_system(t, t))
         return rec
+
+    def modstamps(self, positions: Iterable[int], cutoff: int) -> array:
+        t = self.cols["t"]
+        return array("q", (t[p] for p in positions))
 
 
 COLUMN_TABLES = {cls.obj: cls for cls in (TimecardHeaders, TimecardSplits, BillingEventItems)}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from sandbox import ns_records
 from sandbox.server import Sandbox
 from sandbox.testing import SandboxClient
 
@@ -28,10 +29,9 @@ def client(sb: Sandbox) -> Iterator[SandboxClient]:
 
 def test_customer_put_creates_then_updates(client: SandboxClient, sb: Sandbox):
     before = len(sb.records("netsuite", "customer"))
-    # Customer numbers need not be contiguous (the world numbers them per CRM account, and some
-    # accounts reach NetSuite only at their entity's cut-over): the next one follows the highest.
-    last = max(int(r["entityid"][5:]) for r in sb.records("netsuite", "customer")
-               if r["entityid"].startswith("CUST-") and r["entityid"][5:].isdigit())
+    # Records clients create are numbered in a band of their own, clear of the numbers the world's
+    # clock will give its later customers and invoices.
+    last = ns_records.CLIENT_NUMBER_BAND
     r = client.netsuite("PUT", f"{RECORDS}/customer/eid:CRM-NEW-1", json={
         "companyName": "Brand New Ltd", "subsidiary": {"id": "2"}, "email": "ap@brandnew.example.com"})
     assert r.status_code == 204 and r.content == b"" and "Content-Length" not in r.headers
@@ -39,7 +39,7 @@ def test_customer_put_creates_then_updates(client: SandboxClient, sb: Sandbox):
     assert location.startswith(sb.urls["netsuite"] + f"{RECORDS}/customer/")
     new_id = location.rsplit("/", 1)[1]
     record = client.netsuite("GET", location).json()
-    assert record["id"] == new_id and record["externalId"] == "CRM-NEW-1"
+    assert record["id"] == new_id == str(ns_records.CLIENT_ID_BAND + 1) and record["externalId"] == "CRM-NEW-1"
     assert record["companyName"] == "Brand New Ltd" and record["email"] == "ap@brandnew.example.com"
     assert record["subsidiary"]["id"] == "2" and record["subsidiary"]["refName"] == "Q2C Consulting Ltd"
     assert record["currency"]["id"] == "2"  # the subsidiary's currency by default
@@ -151,4 +151,28 @@ def test_record_writes_replay_after_restart(tmp_path: Path):
         c = SandboxClient(sb)
         again = c.netsuite("GET", f"{RECORDS}/customer/eid:KEEP-ME").json()
         assert without_links(again) == without_links(record)  # the port changed, nothing else
+        c.close()
+
+
+def test_client_records_never_meet_the_worlds_later_records(tmp_path: Path):
+    """The clock creates customers and invoices after a client did: ids and numbers stay apart."""
+    with Sandbox(tmp_path) as sb:
+        c = SandboxClient(sb)
+        customer = sb.world.netsuite["customer"][0]
+        for n in range(10):
+            assert c.netsuite("PUT", f"{RECORDS}/customer/eid:CLIENT-{n}", json={
+                "companyName": f"Client {n}", "subsidiary": {"id": "1"}}).status_code == 204
+            assert c.netsuite("PUT", f"{RECORDS}/invoice/eid:client-inv-{n}", json={
+                "entity": {"id": customer["id"]}, "item": {"items": [{"amount": 10 + n}]}}).status_code == 204
+        mine = {t: {r["id"]: r for r in sb.records("netsuite", t) if str(r.get("externalid", "")).lower().startswith("client")}
+                for t in ("customer", "transaction")}
+        summary = sb.advance(365)
+        created = summary["changes"]["netsuite"]
+        assert created["transaction"].get("insert", 0) > 0  # the world made new invoices and payments
+        assert all("collision" not in kinds for kinds in created.values())
+        for table, records in mine.items():
+            now = {r["id"]: r for r in sb.records("netsuite", table)}
+            assert all(now[i]["externalid"] == r["externalid"] for i, r in records.items())
+            numbers = [r.get("tranid") or r.get("entityid") for r in now.values()]
+            assert len(numbers) == len(set(numbers)), f"duplicate document numbers in {table}"
         c.close()

@@ -100,6 +100,23 @@ def test_customer_filter(client: SandboxClient, sb: Sandbox):
     assert len(got) == sum(r["customer"] == customer for r in sb.world.stripe["invoices"])
 
 
+def test_subscriptions_list_hides_canceled_unless_asked(client: SandboxClient, sb: Sandbox):
+    """Stripe's default: subscriptions that are not canceled; ``status`` selects one, ``all`` every one."""
+    first = sb.records("stripe", "subscriptions")[0]
+    if first["status"] != "canceled":  # the default world may have none canceled yet
+        sb.patch_record("stripe", "subscriptions", first["id"], status="canceled")
+    world = sb.records("stripe", "subscriptions")
+    statuses = {s["status"] for s in world}
+    assert "canceled" in statuses and len(statuses) > 1
+    ids = lambda rows: sorted(r["id"] for r in rows)  # noqa: E731
+    assert ids(client.stripe_list("subscriptions")) == ids(s for s in world if s["status"] != "canceled")
+    assert ids(client.stripe_list("subscriptions", status="all")) == ids(world)
+    assert ids(client.stripe_list("subscriptions", status="canceled")) == ids(
+        s for s in world if s["status"] == "canceled")
+    r = client.stripe("GET", "/v1/subscriptions", params={"status": "gone"})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "status"
+
+
 @pytest.mark.parametrize("params, param", [({"limit": 0}, "limit"), ({"limit": 101}, "limit"),
                                            ({"limit": "x"}, "limit"), ({"created[gte]": "soon"}, "created[gte]"),
                                            ({"colour": "blue"}, "colour")])
