@@ -13,7 +13,7 @@ from dlt.extract.resource import DltResource
 
 from ingestion.salesforce import salesforce_objects
 from ingestion.salesforce.helpers import SalesforceClient
-from ingestion.salesforce.settings import API_VERSION, PSA_OBJECTS
+from ingestion.salesforce.settings import API_VERSION, LAG_SECONDS, PSA_OBJECTS
 
 
 @dlt.source(name="certinia", max_table_nesting=0)
@@ -24,7 +24,8 @@ def certinia_source(
     api_version: str = API_VERSION,
     ca_bundle: str | None = None,
     objects: Sequence[str] = PSA_OBJECTS,
+    lag_seconds: int = LAG_SECONDS,
 ) -> Iterable[DltResource]:
-    """PSA projects, resources (contacts) and timecard splits."""
+    """PSA projects, rate cards, assignments, milestones, timecards, expenses and billing events."""
     client = SalesforceClient(base_url, client_id, client_secret, api_version, ca_bundle, system="certinia")
-    return salesforce_objects(client, objects)
+    return salesforce_objects(client, objects, system="certinia", lag_seconds=lag_seconds)

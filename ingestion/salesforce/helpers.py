@@ -81,10 +81,14 @@ class SalesforceClient:
     def _get(self, path_or_url: str, what: str, **kwargs: Any) -> dict[str, Any]:
         return self.request("GET", path_or_url, what, **kwargs)
 
-    def describe_fields(self, sobject: str) -> list[str]:
+    def describe(self, sobject: str) -> dict[str, str]:
+        """The object's fields and their Salesforce types (``{"Id": "id", "Amount": "currency", ...}``)."""
         body = self._get(f"/services/data/v{self.api_version}/sobjects/{soql_identifier(sobject)}/describe",
                          f"describe {sobject}")
-        return [soql_identifier(f["name"]) for f in body["fields"]]
+        return {soql_identifier(f["name"]): str(f.get("type", "string")) for f in body["fields"]}
+
+    def describe_fields(self, sobject: str) -> list[str]:
+        return list(self.describe(sobject))
 
     def query_all(self, soql: str, what: str, batch_size: int = 2000) -> Iterator[list[dict[str, Any]]]:
         """Run SOQL through ``queryAll`` (deleted rows included) and yield one list per page."""
