@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 KINDS = ("string", "bool", "int", "float", "date", "timestamp", "json")
 ARROW = {"string": pa.string(), "bool": pa.bool_(), "int": pa.int64(), "float": pa.float64(),
@@ -150,7 +151,11 @@ def _column(values: list[Any], kind: str) -> pa.Array:
             return inferred
         raise pa.ArrowInvalid("not boolean")
     if kind == "float":
-        if pa.types.is_integer(t) or pa.types.is_floating(t):
+        if pa.types.is_integer(t):
+            return inferred.cast(target)
+        if pa.types.is_floating(t):
+            if pc.any(pc.is_nan(inferred)).as_py() or pc.any(pc.is_inf(inferred)).as_py():
+                raise pa.ArrowInvalid("not finite")
             return inferred.cast(target)
         raise pa.ArrowInvalid("not numeric")
     if kind == "int":
@@ -257,6 +262,10 @@ def to_arrow(records: Sequence[Mapping[str, Any]], contract: Contract, *, system
                 bad.setdefault(i, []).append((name, str(exc)))
                 out.append(None)
         arrays[name] = pa.array(out, ARROW[kind])
+    if key in contract.columns:
+        for i, rec in enumerate(records):
+            if rec.get(key) is None:
+                bad.setdefault(i, []).append((key, "missing primary key"))
     table = pa.table(arrays) if arrays else pa.table({})
     quarantine: list[dict[str, Any]] = []
     if bad:
@@ -270,6 +279,9 @@ def to_arrow(records: Sequence[Mapping[str, Any]], contract: Contract, *, system
             for name, reason in bad[i]:
                 quarantine.append({"system": system, "object": obj, "record_id": None if rid is None else str(rid),
                                    "field": name, "reason": reason, "raw_payload": payload, "quarantined_at": at})
+    if key in contract.columns:  # the key is never null (dlt's merge key hint says so too)
+        i = table.schema.get_field_index(key)
+        table = table.cast(table.schema.set(i, table.schema.field(i).with_nullable(False)))
     return Batch(table, quarantine)
 
 
