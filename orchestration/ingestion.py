@@ -7,7 +7,8 @@ credentials, warehouse path) is read when the run starts, not when definitions l
 from collections.abc import Iterator
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetSpec, Definitions
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, Definitions, MaterializeResult
+from dagster._record import copy
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
@@ -62,15 +63,44 @@ def _ingestion_assets(system: str) -> Any:
         sandbox_link.configure()
         settings.warehouse_path().parent.mkdir(parents=True, exist_ok=True)
         context.log.info(f"loading {system} into raw_{system} of {settings.warehouse_path()}")
-        yield from dlt.run(
+        pipeline = make_pipeline(system, settings.warehouse_path(), settings.pipelines_dir())
+        results = list(dlt.run(
             context=context,
             dlt_source=make_source(system),
-            dlt_pipeline=make_pipeline(system, settings.warehouse_path(), settings.pipelines_dir()),
+            dlt_pipeline=pipeline,
             dagster_dlt_translator=RawTranslator(),
             loader_file_format=LOADER_FILE_FORMAT,
-        )
+        ))
+        metrics = load_metrics(pipeline)
+        for result in results:
+            row = metrics.get(result.asset_key.path[-1]) if isinstance(result, MaterializeResult) else None
+            if row is not None:
+                result = copy(result, metadata={**(result.metadata or {}), **row})
+            yield result
 
     return _load
+
+
+def load_metrics(pipeline: Any) -> dict[str, dict[str, Any]]:
+    """This run's metrics per table (``q2c_load_metrics``, written by each resource in the same load)."""
+    from ingestion.contract import METRICS_TABLE
+    from ingestion.salesforce import table_name
+
+    try:
+        with pipeline.sql_client() as client:
+            table = client.make_qualified_table_name(METRICS_TABLE)
+            rows = client.execute_sql(
+                f"select resource, rows_extracted, rows_loaded, rows_quarantined, duration_s, cursor_reached, mode "
+                f"from {table} m where _dlt_load_id = (select max(_dlt_load_id) from {table} where resource = m.resource)")
+    except Exception:  # noqa: BLE001 - a source without metrics (or none loaded yet) still materializes
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for resource, extracted, loaded, quarantined, duration, cursor, mode in rows or []:
+        out[table_name(resource)] = {
+            "q2c/rows_extracted": int(extracted), "q2c/rows_loaded": int(loaded),
+            "q2c/rows_quarantined": int(quarantined), "q2c/duration_s": float(duration),
+            "q2c/cursor_reached": str(cursor or ""), "q2c/mode": str(mode or "")}
+    return out
 
 
 INGESTION_ASSETS = [_ingestion_assets(system) for system in SOURCES]

@@ -89,6 +89,18 @@ def test_raw_row_counts_equal_the_sandbox(first_run, sandbox, q2c_env):
             assert count == len(sandbox.records(system, obj)), relation
 
 
+def test_raw_materializations_carry_the_load_metrics(first_run, sandbox):
+    """Rows extracted/loaded/quarantined and the cursor reached, per resource, on each raw asset."""
+    from dagster import AssetKey, DagsterInstance
+
+    instance = DagsterInstance.get()
+    event = instance.get_latest_materialization_event(AssetKey(["raw", "certinia", "pse_timecard_c"]))
+    metadata = {k: v.value for k, v in event.asset_materialization.metadata.items()}
+    splits = len(sandbox.records("salesforce", "pse__Timecard__c"))
+    assert metadata["q2c/rows_extracted"] == metadata["q2c/rows_loaded"] == splits
+    assert metadata["q2c/rows_quarantined"] == 0 and metadata["q2c/cursor_reached"].startswith("20")
+
+
 def test_mart_totals_reconcile_to_sandbox_invoices_and_payments(first_run, sandbox, q2c_env):
     invoiced, paid = _sandbox_truth(sandbox)
     with _warehouse(q2c_env) as con:
