@@ -155,6 +155,10 @@ class LazyTable:
         return len(self.columns.visible(cutoff)) - sum(
             1 for pos, rec in self.overlay.items() if rec is _DELETED and self._visible(pos, cutoff))
 
+    def warm(self) -> None:
+        """Compute the visible rows and their modstamps for the current cutoff now, not on the first query."""
+        self.columns.modstamps(self._cutoff())
+
     def _visible(self, pos: int, cutoff: int) -> bool:
         return self.columns.table.cols[self.columns.table.VISIBLE_FROM][pos] <= cutoff
 

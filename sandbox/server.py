@@ -132,6 +132,7 @@ class Sandbox:
                 self.ports[system] = server.port
                 self.urls[system] = f"{scheme}://{url_host}:{server.port}"
                 apps[system].base_url = self.urls[system]
+            store.warm()
             self._world, self._store, self._injectors = world, store, injectors
             for server in self._servers.values():
                 server.start()
@@ -220,6 +221,7 @@ class Sandbox:
             summary = apply_changes(self.store, self.world.advance(days))
             log_advance(self.state_dir / ADVANCES_FILE, self.store.world_id, days, self.store.write_count(),
                         self.clock.isoformat())
+            self.store.warm()  # a vendor keeps its SystemModstamp index current: so does the sandbox
         legacy_erp.write(self.world.legacy, self.state_dir / legacy_erp.FILE_NAME)
         self._write_state()
         return {"clock": self.clock.isoformat(), "previous_clock": before.isoformat(), "days": days,

@@ -118,6 +118,13 @@ class Store:
             table = self._tables.get(system, {}).get(obj)
             return table if isinstance(table, LazyTable) else None
 
+    def warm(self) -> None:
+        """Build the row indexes of objects served on demand for the current clock (see ``sandbox.lazy``)."""
+        with self.lock:
+            lazy = [t for tables in self._tables.values() for t in tables.values() if isinstance(t, LazyTable)]
+        for table in lazy:
+            table.warm()
+
     def ensure_table(self, system: str, obj: str) -> None:
         self.table(system, obj, create=True)
 

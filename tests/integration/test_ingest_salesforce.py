@@ -126,3 +126,30 @@ def test_drift_adds_columns_and_quarantines_values_that_no_longer_fit(sb: Sandbo
     # Drift over: the next run loads the quarantined records' current versions again.
     _load("certinia", warehouse)
     _assert_mirror(sb, warehouse)
+
+
+def test_credentials_never_reach_logs_or_errors(sb: Sandbox, q2c_env: Path, caplog, capfd):
+    """A load with a wrong secret fails naming the system and request, never showing either secret."""
+    import logging
+
+    from dlt.pipeline.exceptions import PipelineStepFailed
+
+    right = os.environ["SOURCES__CERTINIA__CLIENT_SECRET"]
+    wrong = "wrong-secret-value-3f9a1c"
+    caplog.set_level(logging.DEBUG)
+    os.environ["SOURCES__CERTINIA__CLIENT_SECRET"] = wrong
+    try:
+        with pytest.raises(PipelineStepFailed) as failure:
+            _load("certinia", q2c_env / "creds.duckdb")
+    finally:
+        os.environ["SOURCES__CERTINIA__CLIENT_SECRET"] = right
+    message = str(failure.value)
+    assert "certinia: OAuth2 token request failed with HTTP 400" in message
+    out, err = capfd.readouterr()
+    for secret in (wrong, right):
+        assert secret not in message and secret not in caplog.text and secret not in out + err
+    # A successful load logs nothing secret either.
+    caplog.clear()
+    _load("certinia", q2c_env / "creds.duckdb")
+    out, err = capfd.readouterr()
+    assert right not in caplog.text and right not in out + err
