@@ -51,6 +51,7 @@ def source_environment(state: dict[str, Any], credentials: dict[str, dict[str, s
     env["SOURCES__NETSUITE__BASE_URL"] = urls["netsuite"]
     env["SOURCES__NETSUITE__CLIENT_ID"] = creds["netsuite"]["client_id"]
     env["SOURCES__NETSUITE__CLIENT_SECRET"] = creds["netsuite"]["client_secret"]
+    env["SOURCES__LEGACY_ERP__DATABASE_PATH"] = state.get("legacy_erp") or str(Path(state["state_dir"], "legacy_erp.sqlite"))
     return env
 
 

@@ -57,7 +57,15 @@ def test_one_lineage_graph_from_raw_tables_to_writebacks(defs):
     assert AssetKey(["raw", "stripe", "customers"]) in upstream_billing
     # Every dbt source resolves to an ingestion asset: no orphan external nodes.
     assert all(graph.get(k).is_materializable for k in graph.get_all_asset_keys())
-    assert len([k for k in graph.get_all_asset_keys() if k.path[0] == "raw"]) == 12
+    # One raw asset per resource of every source system (NetSuite at depth, the legacy ERP included).
+    from ingestion.pipelines import SOURCES
+    from orchestration.ingestion import _PLACEHOLDER_ARGS
+
+    expected = {AssetKey(["raw", system, name]) for system, source in SOURCES.items()
+                for name in source(**_PLACEHOLDER_ARGS[system]).resources}
+    assert {k for k in graph.get_all_asset_keys() if k.path[0] == "raw"} == expected
+    assert {AssetKey(["raw", "netsuite", "transactionline"]), AssetKey(["raw", "netsuite", "currencyrate"]),
+            AssetKey(["raw", "legacy_erp", "ar_invoice_hdr"]), AssetKey(["raw", "legacy_erp", "ar_receipt"])} <= expected
 
 
 def test_gx_check_blocks_the_crm_writeback(defs):
