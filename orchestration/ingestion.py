@@ -12,16 +12,17 @@ from dagster._record import copy
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
-from ingestion.pipelines import LOADER_FILE_FORMAT, SOURCES, make_pipeline, make_source
+from ingestion.pipelines import SOURCES, loader_file_format, make_pipeline, make_source
 from orchestration import sandbox_link, settings
 
 OWNERS = {"salesforce": "team:sales-ops", "certinia": "team:delivery-ops",
-          "stripe": "team:billing", "netsuite": "team:finance-systems"}
+          "stripe": "team:billing", "netsuite": "team:finance-systems", "legacy_erp": "team:finance-systems"}
 DESCRIPTIONS = {
     "salesforce": "CRM/CPQ object from the Salesforce REST API (SystemModstamp increments via queryAll).",
     "certinia": "Certinia PSA object from the Salesforce REST API (SystemModstamp increments via queryAll).",
     "stripe": "Billing object from the Stripe API.",
     "netsuite": "Cloud ERP table from NetSuite SuiteQL.",
+    "legacy_erp": "Legacy (on-premises) ERP table: receivables of the entities before their NetSuite cut-over.",
 }
 # Values that only let definitions load: the sources build no client until they run.
 _PLACEHOLDER = {"base_url": "https://placeholder.invalid"}
@@ -30,6 +31,7 @@ _PLACEHOLDER_ARGS = {
     "certinia": {**_PLACEHOLDER, "client_id": "-", "client_secret": "-"},
     "stripe": {**_PLACEHOLDER, "api_key": "-"},
     "netsuite": {**_PLACEHOLDER, "client_id": "-", "client_secret": "-"},
+    "legacy_erp": {"database_path": "-"},
 }
 
 
@@ -69,7 +71,7 @@ def _ingestion_assets(system: str) -> Any:
             dlt_source=make_source(system),
             dlt_pipeline=pipeline,
             dagster_dlt_translator=RawTranslator(),
-            loader_file_format=LOADER_FILE_FORMAT,
+            loader_file_format=loader_file_format(),
         ))
         metrics = load_metrics(pipeline)
         for result in results:

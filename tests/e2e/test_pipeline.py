@@ -76,7 +76,7 @@ def _sandbox_truth(sandbox) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
 
 def test_run_succeeds_and_every_layer_did_work(first_run):
     assert first_run.success, first_run.render()
-    assert set(first_run.rows_loaded) == {"salesforce", "certinia", "stripe", "netsuite"}
+    assert set(first_run.rows_loaded) == {"salesforce", "certinia", "stripe", "netsuite", "legacy_erp"}
     assert first_run.models_built >= 15
     assert first_run.checks_failed == []
     assert first_run.checks_passed >= 20

@@ -89,7 +89,10 @@ def test_a_bad_row_fails_the_gx_check_and_blocks_the_crm_writeback(sandbox, q2c_
     from orchestration.runner import run_pipeline, summarize
 
     invoice = sandbox.records("stripe", "invoices")[0]
-    sandbox.patch_record("stripe", "invoices", invoice["id"], currency="jpy")  # a currency no mart allows
+    patched = sandbox.patch_record("stripe", "invoices", invoice["id"], currency="jpy")  # a currency no mart allows
+    # Stripe tells of the change through an event (objects carry no updated timestamp); the loader reads events.
+    end_of_day = int(datetime.combine(sandbox.clock, datetime.max.time(), UTC).timestamp())
+    sandbox.store.emit_event("invoice.updated", patched, end_of_day, {"currency": invoice["currency"]})
     crm_writes = len(sandbox.writes("salesforce"))
     summary = summarize(run_pipeline())
     assert not summary.success
