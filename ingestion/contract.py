@@ -329,11 +329,19 @@ class ResourceRun:
     at all, and a rerun after a crash writes them again with the data.
     """
 
-    def __init__(self, system: str, obj: str, *, key: str, mode: str = "incremental") -> None:
+    def __init__(self, system: str, obj: str, *, key: str, mode: str = "incremental",
+                 cursor_column: str | None = None, cursor: str | None = None) -> None:
         self.system, self.obj, self.key, self.mode = system, obj, key, mode
         self.started_at = datetime.now(UTC)
         self._t0 = _monotonic()
         self.extracted = self.loaded = self.quarantined = 0
+        # The newest cursor value loaded (a timestamp column): starts at the committed cursor, if any.
+        self.cursor_column = cursor_column
+        self.newest: datetime | None = datetime.fromisoformat(cursor) if cursor else None
+
+    def cursor(self) -> str | None:
+        """The cursor to commit: the newest ``cursor_column`` value loaded so far (ISO, UTC)."""
+        return None if self.newest is None else self.newest.astimezone(UTC).isoformat()
 
     def convert(self, records: Sequence[Mapping[str, Any]], contract: Contract, **kw: Any) -> Iterator[Any]:
         import dlt
@@ -343,6 +351,10 @@ class ResourceRun:
         self.loaded += batch.table.num_rows
         self.quarantined += len({(q["record_id"], q["raw_payload"]) for q in batch.quarantine})
         if batch.table.num_rows:
+            if self.cursor_column is not None:
+                top = pc.max(batch.table[self.cursor_column]).as_py()
+                if top is not None and (self.newest is None or top > self.newest):
+                    self.newest = top
             yield batch.table
         if batch.quarantine:
             yield dlt.mark.with_hints(batch.quarantine, dlt.mark.make_hints(

@@ -43,12 +43,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import dlt
-import pyarrow as pa
-import pyarrow.compute as pc
 from dlt.extract.resource import DltResource
 
 from ingestion.contract import Contract, ResourceRun, batched
@@ -124,22 +122,17 @@ def _incremental_resource(client: NetSuiteClient, spec: NsTable, *, lag: timedel
         where = None
         if cursor is not None:
             where = f"{cursor_column} >= {suiteql_timestamp(datetime.fromisoformat(cursor) - lag)}"
-        run = ResourceRun(SYSTEM, spec.name, key="id", mode="incremental" if cursor else "full")
-        newest = datetime.fromisoformat(cursor) if cursor else None
+        run = ResourceRun(SYSTEM, spec.name, key="id", mode="incremental" if cursor else "full",
+                          cursor_column=cursor_column, cursor=cursor)
         seen: set[tuple[Any, ...]] = set()
         keys_ok = True
         for batch in batched(client.keyset_pages(spec.name, spec.key, where), batch_rows):
             normalize_dates(batch, contract.columns)
             keys_ok = _keys(spec, batch, seen) and keys_ok
-            for item in run.convert(batch, contract):
-                if isinstance(item, pa.Table) and item.num_rows:
-                    top = pc.max(item[cursor_column]).as_py()
-                    if top is not None and (newest is None or top > newest):
-                        newest = top
-                yield item
+            yield from run.convert(batch, contract)
         state["contract"] = contract.to_state()
-        if newest is not None:
-            state["cursor"] = newest.astimezone(UTC).isoformat()
+        if run.cursor() is not None:
+            state["cursor"] = run.cursor()
         runs = int(state.get("runs", 0)) + 1
         state["runs"] = runs
         loaded = warehouse_keys(spec.name, spec.key) if keys_ok else None

@@ -18,11 +18,10 @@ Each object is one resource, read through ``queryAll`` (soft deletes arrive as r
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import dlt
-import pyarrow.compute as pc
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 from dlt.extract.resource import DltResource
 
@@ -50,10 +49,6 @@ def field_kinds(describe: dict[str, str]) -> dict[str, str]:
     return {name: FIELD_KINDS.get(sf_type, "string") for name, sf_type in describe.items()}
 
 
-def _iso(value: Any) -> str:
-    return value.astimezone(UTC).isoformat() if isinstance(value, datetime) else str(value)
-
-
 def sobject_resource(client: SalesforceClient, sobject: str, *, system: str = "salesforce",
                      lag_seconds: int = LAG_SECONDS, batch_rows: int = BATCH_ROWS) -> DltResource:
     def records() -> Iterator[Any]:
@@ -67,18 +62,13 @@ def sobject_resource(client: SalesforceClient, sobject: str, *, system: str = "s
             since = datetime.fromisoformat(cursor) - timedelta(seconds=lag_seconds)
             where = f"WHERE {CURSOR_FIELD} >= {soql_datetime(since.isoformat())} "
         soql = f"SELECT {', '.join(describe)} FROM {sobject} {where}ORDER BY {CURSOR_FIELD} ASC, Id ASC"
-        run = ResourceRun(system, sobject, key="Id", mode="incremental" if cursor else "full")
-        newest = datetime.fromisoformat(cursor) if cursor else None
+        run = ResourceRun(system, sobject, key="Id", mode="incremental" if cursor else "full",
+                          cursor_column=CURSOR_FIELD, cursor=cursor)
         for batch in batched(client.query_all(soql, what=f"query {sobject}"), batch_rows):
-            for item in run.convert(batch, contract):
-                if hasattr(item, "column_names") and item.num_rows:
-                    top = pc.max(item[CURSOR_FIELD]).as_py()
-                    if top is not None and (newest is None or top > newest):
-                        newest = top
-                yield item
+            yield from run.convert(batch, contract)
         state["contract"] = contract.to_state()
-        if newest is not None:
-            state["cursor"] = _iso(newest)
+        if run.cursor() is not None:
+            state["cursor"] = run.cursor()
         yield run.finish(cursor=state.get("cursor"))
 
     return dlt.resource(records, name=table_name(sobject), primary_key="Id", write_disposition="merge",
