@@ -58,8 +58,10 @@ lock:
 
 ## Benchmarks (not part of `make test`): figures go to bench/results/ and docs/performance.md.
 BENCH_SCALE ?= 10
+INGEST_SCALES ?= 20 75
 bench: install
 	$(PY) -m bench.sandbox_serving --scale $(BENCH_SCALE)
+	$(PY) -m bench.ingestion --scales $(INGEST_SCALES)
 
 clean:
 	rm -rf warehouse .dagster_home dbt_project/target dbt_project/logs

@@ -22,6 +22,7 @@ import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -143,7 +144,9 @@ def _column(values: list[Any], kind: str) -> pa.Array:
     if pa.types.is_null(t):
         return pa.nulls(len(values), target)
     if kind == "string":
-        if pa.types.is_string(t) or pa.types.is_large_string(t):
+        if pa.types.is_string(t):
+            return inferred
+        if pa.types.is_large_string(t):
             return inferred.cast(target)
         raise pa.ArrowInvalid("not text")
     if kind == "bool":
@@ -231,11 +234,7 @@ def to_arrow(records: Sequence[Mapping[str, Any]], contract: Contract, *, system
     convert are left out of the table and returned as quarantine rows.
     """
     n = len(records)
-    seen: dict[str, None] = {}
-    for rec in records:
-        if len(rec) != len(seen) or any(k not in seen for k in rec):
-            for k in rec:
-                seen.setdefault(k, None)
+    seen = dict.fromkeys(chain.from_iterable(records))  # every field any record carries, first seen first
     new = [k for k in seen if k not in contract.columns]
     for name in new:
         values = [rec.get(name) for rec in records]
@@ -262,7 +261,7 @@ def to_arrow(records: Sequence[Mapping[str, Any]], contract: Contract, *, system
                 bad.setdefault(i, []).append((name, str(exc)))
                 out.append(None)
         arrays[name] = pa.array(out, ARROW[kind])
-    if key in contract.columns:
+    if key in arrays and arrays[key].null_count:
         for i, rec in enumerate(records):
             if rec.get(key) is None:
                 bad.setdefault(i, []).append((key, "missing primary key"))
