@@ -7,7 +7,18 @@ credentials, warehouse path) is read when the run starts, not when definitions l
 from collections.abc import Iterator
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetSpec, Definitions, MaterializeResult
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    Definitions,
+    MaterializeResult,
+    multi_asset_check,
+)
 from dagster._record import copy
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
@@ -105,6 +116,31 @@ def load_metrics(pipeline: Any) -> dict[str, dict[str, Any]]:
     return out
 
 
-INGESTION_ASSETS = [_ingestion_assets(system) for system in SOURCES]
+def _quarantine_check(system: str) -> Any:
+    """One check per raw table of ``system``: did the last load quarantine records? (warns, never blocks)"""
+    tables = list(SOURCES[system](**_PLACEHOLDER_ARGS[system]).resources)
+    specs = [AssetCheckSpec("no_quarantined_records", asset=raw_asset_key(system, t),
+                            description="Records the last load kept out of the table because a value did not "
+                                        f"fit its column (see raw_{system}.q2c_quarantine).")
+             for t in tables]
 
-defs = Definitions(assets=INGESTION_ASSETS, resources={"dlt": DagsterDltResource()})
+    @multi_asset_check(specs=specs, name=f"quarantine_{system}", pool=settings.DUCKDB_POOL)
+    def _check(context: AssetCheckExecutionContext) -> Iterator[AssetCheckResult]:
+        metrics = load_metrics(make_pipeline(system, settings.warehouse_path(), settings.pipelines_dir()))
+        for table in tables:
+            row = metrics.get(table)
+            quarantined = 0 if row is None else row["q2c/rows_quarantined"]
+            if quarantined:
+                context.log.warning(f"raw_{system}.{table}: {quarantined} records quarantined in the last load")
+            yield AssetCheckResult(
+                asset_key=raw_asset_key(system, table), check_name="no_quarantined_records",
+                passed=quarantined == 0, severity=AssetCheckSeverity.WARN,
+                metadata={"quarantined_records": quarantined, "quarantine_table": f"raw_{system}.q2c_quarantine"})
+
+    return _check
+
+
+INGESTION_ASSETS = [_ingestion_assets(system) for system in SOURCES]
+QUARANTINE_CHECKS = [_quarantine_check(system) for system in SOURCES]
+
+defs = Definitions(assets=INGESTION_ASSETS, asset_checks=QUARANTINE_CHECKS, resources={"dlt": DagsterDltResource()})

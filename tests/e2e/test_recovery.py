@@ -85,6 +85,27 @@ def test_changed_and_soft_deleted_records_arrive_on_the_next_run(sandbox, q2c_en
     assert opps == len(sandbox.records("salesforce", "Opportunity"))
 
 
+def test_quarantined_records_warn_on_their_raw_asset_and_block_nothing(sandbox, q2c_env):
+    """Drift makes a field's values unloadable: the records go to quarantine, the run goes on, the check warns."""
+    from orchestration.runner import run_pipeline, summarize
+
+    sandbox.advance(2)  # fresh timecards inside the lag window
+    sandbox.set_faults("salesforce", schema_drift={
+        "changed_type": {"object": "pse__Timecard__c", "field": "pse__Total_Hours__c", "to": "boolean"}})
+    try:
+        summary = summarize(run_pipeline())
+    finally:
+        sandbox.clear_faults("salesforce")
+    assert summary.success, summary.render()
+    assert summary.checks_failed == ["raw/certinia/pse_timecard_c:no_quarantined_records"]
+    with _warehouse(q2c_env) as con:
+        (quarantined,) = con.execute("select count(distinct record_id) from raw_certinia.q2c_quarantine "
+                                     "where field = 'pse__Total_Hours__c'").fetchone()
+    assert quarantined > 0
+    # The drift over, the next run loads those records and the check passes again.
+    assert summarize(run_pipeline()).checks_failed == []
+
+
 def test_a_bad_row_fails_the_gx_check_and_blocks_the_crm_writeback(sandbox, q2c_env):
     from orchestration.runner import run_pipeline, summarize
 
