@@ -22,8 +22,8 @@ import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
 from datetime import UTC, date, datetime
+from itertools import chain
 from typing import Any
 
 import pyarrow as pa

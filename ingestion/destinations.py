@@ -119,6 +119,10 @@ def _mask(creds: Any) -> str:
     return str(creds)
 
 
+DUCKDB_MEMORY_ENV = "Q2C_DUCKDB_MEMORY_LIMIT"
+DEFAULT_DUCKDB_MEMORY_LIMIT = "512MB"
+
+
 def make_destination(warehouse_path: str | Path | None = None, kind: str | None = None) -> Destination:
     """The dlt destination: DuckDB at ``warehouse_path``, or PostgreSQL from its credentials."""
     import dlt
@@ -129,7 +133,13 @@ def make_destination(warehouse_path: str | Path | None = None, kind: str | None 
     if warehouse_path is None:
         raise DestinationConfigError(
             f"{DESTINATION_ENV}=duckdb needs the warehouse file (Q2C_WAREHOUSE_PATH) as warehouse_path")
-    return dlt.destinations.duckdb(credentials=str(warehouse_path))
+    from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
+    # A load's memory stays bounded as tables grow: DuckDB spills past this instead of holding
+    # everything (its default is 80 % of the machine's memory).
+    limit = os.environ.get(DUCKDB_MEMORY_ENV, "").strip() or DEFAULT_DUCKDB_MEMORY_LIMIT
+    return dlt.destinations.duckdb(credentials=DuckDbCredentials(
+        str(warehouse_path), global_config={"memory_limit": limit}))
 
 
 def describe(warehouse_path: str | Path | None = None, kind: str | None = None) -> str:
