@@ -5,13 +5,22 @@ are paid) but never deletes and never commits late; the scenario adds those by e
 the way the ERP would: rows deleted, a header updated with a stamp inside the lag window, a
 receipt that arrived with a stamp older than the window, a record whose values do not convert, a
 new column.
+
+The source reads through dlt's ``sql_table`` (SQLAlchemy): the same schema copied into a throwaway
+PostgreSQL server must load the same rows; a URL's password never shows, even when the database
+cannot be reached.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
+import re
+import shutil
 import sqlite3
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -20,13 +29,19 @@ from typing import Any
 
 import dlt
 import duckdb
+import psycopg2
+import psycopg2.extras
+import pyarrow as pa
 import pytest
 
-from ingestion.legacy_erp import legacy_erp_source
-from ingestion.legacy_erp.helpers import TABLES, format_stamp, normalize
+from ingestion.contract import Contract, to_arrow
+from ingestion.legacy_erp import LegacyErpUnavailable, legacy_erp_source
+from ingestion.legacy_erp.arrow import typed
+from ingestion.legacy_erp.helpers import TABLES, database_url, format_stamp, normalize
 from ingestion.pipelines import SOURCES
 from sandbox import legacy_erp as sandbox_legacy
 from sandbox.server import Sandbox
+from tests.support.postgres import PostgresServer, postgres_server  # noqa: F401  (the fixture)
 
 DATASET = "raw_legacy_erp"
 LAG = timedelta(days=5)
@@ -288,3 +303,202 @@ def test_third_run_after_the_edits_changes_nothing(scenario: Scenario):
     assert set(modes.values()) == {"incremental"}  # no gap: the quarantined old receipt is not re-read by key
     assert counts == {spec.name: len(scenario.snaps) for spec in TABLES.values()}
     assert deletions == 2
+
+
+# ----------------------------------------------------------------------------- the SQL engine
+
+@pytest.mark.parametrize(("kind", "values"), [
+    ("date", ["20250804", "20250231", "20251345", "2025XX01", "   ", "", None, "2025-08-04", "2025084", "20250804 "]),
+    ("timestamp", ["20250804170500", "20250804250000", "20250804170560", "2025080417050", "", "   ", None,
+                   "2025-08-04T17:05:00Z", "20250229120000", "20240229120000"]),
+    ("float", ["12.34", "n/a", " 1.5", "nan", "inf", "1e3", "-0.5", "1_000", "+2", "", None, 7, 2.5]),
+    ("int", ["12", "12.0", " 7", "x", "", None, 5, 5.0, 5.5]),
+    ("string", ["abc", "", "  ", None, 12]),
+])
+def test_the_vectorized_cast_agrees_with_the_contract(kind: str, values: list[Any]):
+    """A value the Arrow path takes converts exactly as the contract's per-record path converts it;
+    any other sends its batch to that path (which converts or quarantines it)."""
+    fast_ones = 0
+    for value in values:
+        try:
+            raw = pa.table({"K": ["k1"], "V": pa.array([value])})
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # pragma: no cover - every case above builds
+            continue
+        fast = typed(raw, Contract({"K": "string", "V": kind}), ["K"])
+        records = [{"K": "k1", "V": value}]
+        normalize(records, {"K": "string", "V": kind})
+        slow = to_arrow(records, Contract({"K": "string", "V": kind}), system="t", obj="t", key="K")
+        if fast is not None:
+            fast_ones += 1
+            assert not slow.quarantine, (kind, value)
+            assert fast.column("V").to_pylist() == slow.table.column("V").to_pylist(), (kind, value)
+            assert fast.schema.field("V").type == slow.table.schema.field("V").type
+    assert fast_ones >= 3, "the ERP's own forms (and NULL) take the vectorized path"
+
+
+def test_the_connection_comes_from_a_url_or_a_sqlite_path(tmp_path: Path):
+    path = tmp_path / "erp.sqlite"
+    url = database_url(database_path=str(path))
+    assert url.get_backend_name() == "sqlite" and url.database == f"file:{path}"
+    assert dict(url.query) == {"mode": "ro", "uri": "true"}
+    # database_path wins (the sandbox link sets it); a plain sqlite URL is opened read-only too
+    assert database_url("postgresql://u:p@h/db", str(path)) == url
+    assert "mode=ro" in database_url(f"sqlite:///{path}").render_as_string()
+    pg = database_url("postgresql://u:p@h:5432/db")
+    assert pg.get_backend_name() == "postgresql" and pg.password == "p"
+    with pytest.raises(ValueError, match="not configured"):
+        database_url()
+    with pytest.raises(ValueError) as bad:
+        database_url("not a url with a secret")
+    assert "secret" not in str(bad.value)
+    # a missing file fails when read, naming the path, and creates nothing
+    pipeline = dlt.pipeline("q2c_legacy_missing", destination=dlt.destinations.duckdb(str(tmp_path / "w.duckdb")),
+                            dataset_name=DATASET, pipelines_dir=str(tmp_path / "pipelines"))
+    with pytest.raises(Exception) as failed:
+        pipeline.run(legacy_erp_source(database_path=str(path)), loader_file_format="parquet")
+    assert f"legacy ERP database not found at {path}" in str(failed.value)
+    assert not path.exists()
+
+
+def test_a_column_mixing_types_quarantines_only_its_bad_records(scenario: Scenario, tmp_path: Path):
+    """SQLite keeps text in an INTEGER column: the batch cannot become Arrow, goes through the contract
+    record by record, and only the bad line is quarantined, with its field."""
+    file = tmp_path / "erp.sqlite"
+    shutil.copy(scenario.file, file)
+    con = sqlite3.connect(str(file))
+    try:
+        inv, line = con.execute("SELECT INV_NO, LINE_NO FROM AR_INVOICE_LINE ORDER BY INV_NO, LINE_NO LIMIT 1").fetchone()
+        con.execute("UPDATE AR_INVOICE_LINE SET LINE_AMT_CENTS = 'n/a' WHERE INV_NO = ? AND LINE_NO = ?", [inv, line])
+        con.commit()
+        (lines,) = con.execute("SELECT count(*) FROM AR_INVOICE_LINE").fetchone()
+    finally:
+        con.close()
+    db = tmp_path / "w.duckdb"
+    pipeline = dlt.pipeline("q2c_legacy_mixed", destination=dlt.destinations.duckdb(str(db)), dataset_name=DATASET,
+                            pipelines_dir=str(tmp_path / "pipelines"))
+    pipeline.run(legacy_erp_source(database_path=str(file), tables=["AR_INVOICE_LINE"]),
+                 loader_file_format="parquet").raise_on_failed_jobs()
+    with duckdb.connect(str(db), read_only=True) as con:
+        quarantined = con.execute(f"select object, record_id, field from {DATASET}.q2c_quarantine").fetchall()
+        loaded = con.execute(f"select count(*), count(*) filter (where inv_no = ? and line_no = ?) "
+                             f"from {DATASET}.ar_invoice_line", [inv, line]).fetchone()
+        (kind,) = con.execute(f"""select data_type from information_schema.columns where table_schema = '{DATASET}'
+            and table_name = 'ar_invoice_line' and column_name = 'line_amt_cents'""").fetchone()
+    assert quarantined == [("ar_invoice_line", inv, "LINE_AMT_CENTS")]
+    assert loaded == (lines - 1, 0)
+    assert kind == "BIGINT"
+
+
+def test_a_password_in_the_url_never_shows(tmp_path: Path, capfd: pytest.CaptureFixture[str]):
+    """An unreachable server: the failure names the database, with the password masked, and neither the
+    error (nor its chain), the logs, the output, the trace nor the pipeline's files hold the password."""
+    secret = "s3cr3t-Pa55"
+    records = io.StringIO()
+    handler = logging.StreamHandler(records)
+    handler.setLevel(logging.DEBUG)
+    loggers = [logging.getLogger(), logging.getLogger("dlt")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(handler)
+        lg.setLevel(logging.DEBUG)
+    saved = os.environ.get("SOURCES__LEGACY_ERP__CREDENTIALS")
+    os.environ["SOURCES__LEGACY_ERP__CREDENTIALS"] = f"postgresql://u:{secret}@127.0.0.1:1/db"
+    try:
+        pipeline = dlt.pipeline("q2c_legacy_pw", destination=dlt.destinations.duckdb(str(tmp_path / "w.duckdb")),
+                                dataset_name=DATASET, pipelines_dir=str(tmp_path / "pipelines"))
+        with pytest.raises(Exception) as failed:
+            pipeline.run(SOURCES["legacy_erp"](), loader_file_format="parquet")
+        texts = ["".join(traceback.format_exception(failed.value)), str(failed.value), repr(failed.value),
+                 str(pipeline.last_trace), json.dumps(pipeline.last_trace.asdict(), default=str)]
+    finally:
+        if saved is None:
+            os.environ.pop("SOURCES__LEGACY_ERP__CREDENTIALS", None)
+        else:
+            os.environ["SOURCES__LEGACY_ERP__CREDENTIALS"] = saved
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.removeHandler(handler)
+            lg.setLevel(level)
+    out, err = capfd.readouterr()
+    texts += [records.getvalue(), out, err]
+    assert isinstance(_root(failed.value, LegacyErpUnavailable), LegacyErpUnavailable)
+    assert "cannot connect to the legacy ERP database postgresql+psycopg2://u:***@127.0.0.1:1/db" in str(failed.value)
+    assert records.getvalue(), "nothing was logged: the check would prove nothing"
+    for text in texts:
+        assert secret not in text
+    for path in (tmp_path / "pipelines").rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
+
+
+def _root(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    while exc is not None and not isinstance(exc, kind):
+        exc = exc.__cause__ or exc.__context__
+    return exc
+
+
+PG_SCHEMA = "legacy_erp_src"
+
+
+def _copy_to_postgres(file: Path, server: PostgresServer) -> None:
+    """The ERP's tables (the sandbox's DDL; integers as BIGINT, no foreign keys) with the file's rows."""
+    tables = sandbox_legacy.read(file)
+    with psycopg2.connect(server.dsn) as con, con.cursor() as cur:
+        cur.execute(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE; CREATE SCHEMA {PG_SCHEMA}")
+        cur.execute(f"SET search_path TO {PG_SCHEMA}")
+        for table, ddl in sandbox_legacy.DDL.items():
+            cur.execute(re.sub(r"\s*REFERENCES \w+\(\w+\)", "", ddl).replace("INTEGER", "BIGINT"))
+            rows = tables[table]
+            extra = [c for c in rows[0] if c not in sandbox_legacy.COLUMNS[table]]
+            for col in extra:  # the column the ERP gained in the scenario
+                cur.execute(f"ALTER TABLE {table} ADD COLUMN {col} BIGINT")
+            cols = list(rows[0])
+            psycopg2.extras.execute_values(cur, f"INSERT INTO {table} ({', '.join(cols)}) VALUES %s",
+                                           [tuple(r[c] for c in cols) for r in rows])
+
+
+def _load_twice(base: Path, name: str, make_source: Any) -> tuple[Path, list[Any]]:
+    db = base / f"{name}.duckdb"
+    pipeline = dlt.pipeline(f"q2c_legacy_{name}", destination=dlt.destinations.duckdb(str(db)), dataset_name=DATASET,
+                            pipelines_dir=str(base / f"pipelines-{name}"))
+    for _ in range(2):
+        pipeline.run(make_source(), loader_file_format="parquet").raise_on_failed_jobs()
+    with duckdb.connect(str(db), read_only=True) as con:
+        metrics = con.execute(f"""select resource, rows_extracted, rows_loaded, rows_quarantined, cursor_reached, mode
+            from {DATASET}.q2c_load_metrics order by resource, finished_at""").fetchall()
+    return db, metrics
+
+
+def _dump(db: Path) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    with duckdb.connect(str(db), read_only=True) as con:
+        for spec in TABLES.values():
+            types = con.execute("""select column_name, data_type from information_schema.columns
+                where table_schema = ? and table_name = ? and column_name not like '\\_dlt%' escape '\\'
+                order by column_name""", [DATASET, spec.name]).fetchall()
+            cols = ", ".join(c for c, _t in types)
+            keys = ", ".join(k.lower() for k in spec.key)
+            out[spec.name] = (types, con.execute(f"select {cols} from {DATASET}.{spec.name} order by {keys}").fetchall())
+        out["q2c_quarantine"] = con.execute(f"""select object, record_id, field, reason from {DATASET}.q2c_quarantine
+                                                order by all""").fetchall()
+    return out
+
+
+def test_the_same_schema_on_postgres_loads_the_same_rows(scenario: Scenario, postgres_server: PostgresServer,  # noqa: F811
+                                                         tmp_path: Path):
+    """The ERP file as edited (deletes, a late update, bad values, a new column) copied into PostgreSQL,
+    whose unquoted names fold to lower case: two loads from each engine give the same tables, row for
+    row and type for type, the same quarantine and the same counts per run."""
+    file = tmp_path / "erp.sqlite"
+    shutil.copy(scenario.file, file)
+    _copy_to_postgres(file, postgres_server)
+    from_sqlite, sqlite_metrics = _load_twice(tmp_path, "sqlite", lambda: legacy_erp_source(database_path=str(file)))
+    from_postgres, pg_metrics = _load_twice(tmp_path, "postgres", lambda: legacy_erp_source(
+        credentials=postgres_server.dsn, db_schema=PG_SCHEMA))
+    sqlite_rows, pg_rows = _dump(from_sqlite), _dump(from_postgres)
+    assert sqlite_rows["ar_invoice_hdr"][1], "nothing loaded: the check would prove nothing"
+    assert ("credit_limit_cents", "BIGINT") in sqlite_rows["customer_master"][0]
+    assert {r[1] for r in sqlite_rows["q2c_quarantine"]} == {BAD_RECEIPT, OLD_BAD_RECEIPT}
+    for table in sqlite_rows:
+        assert pg_rows[table] == sqlite_rows[table], table
+    assert pg_metrics == sqlite_metrics  # rows extracted, loaded, quarantined, cursor reached, mode
+    assert {m[5] for m in pg_metrics} == {"full", "incremental"}
