@@ -291,6 +291,14 @@ ADVANCES_FILE = "advances.jsonl"  # next to the write log; replayed on start (an
 ADVANCE_LOG_VERSION = 1
 _INVOICE_STATUS_EVENT = {"open": "invoice.finalized", "paid": "invoice.paid", "void": "invoice.voided",
                          "uncollectible": "invoice.marked_uncollectible"}
+# Credit note / subscription schedule statuses with their own event, and the field that dates them.
+_STATUS_EVENT = {
+    ("credit_note", "void"): ("credit_note.voided", "voided_at"),
+    ("subscription_schedule", "canceled"): ("subscription_schedule.canceled", "canceled_at"),
+    ("subscription_schedule", "completed"): ("subscription_schedule.completed", "completed_at"),
+    ("subscription_schedule", "released"): ("subscription_schedule.released", "released_at"),
+}
+_WITH_LIFECYCLE = frozenset({"invoice", "credit_note", "subscription_schedule"})
 
 
 def apply_changes(store: Any, changes: list[Change]) -> dict[str, Any]:
@@ -302,7 +310,7 @@ def apply_changes(store: Any, changes: list[Change]) -> dict[str, Any]:
     """
     import copy
 
-    from sandbox.events import EVENT_PREFIX, invoice_lifecycle
+    from sandbox.events import EVENT_PREFIX, lifecycle
 
     summary: dict[str, dict[str, dict[str, int]]] = {}
     emit = getattr(store, "emit_event", None)
@@ -337,7 +345,7 @@ def apply_changes(store: Any, changes: list[Change]) -> dict[str, Any]:
         counts = summary.setdefault(ch.system, {}).setdefault(ch.obj, {})
         counts[kind] = counts.get(kind, 0) + 1
         if ch.system == "stripe" and emit is not None and ch.new is not None:
-            for etype, snapshot, created, previous in _stripe_events(ch, EVENT_PREFIX, invoice_lifecycle):
+            for etype, snapshot, created, previous in _stripe_events(ch, EVENT_PREFIX, lifecycle):
                 emit(etype, snapshot, created, previous)
     return summary
 
@@ -364,7 +372,7 @@ def _stripe_events(ch: Change, prefixes: dict[str, str], lifecycle: Any) -> list
     kind = new.get("object", "")
     prefix = prefixes.get(kind, kind)
     if old is None:
-        if kind == "invoice":
+        if kind in _WITH_LIFECYCLE:  # created and maybe ended in the window: each step its event
             return [(t, snap, created, None) for t, snap, created in lifecycle(new)]
         return [(f"{prefix}.created", new, ch.at, None)]  # as sandbox.events.world_events names them
     previous = {k: old.get(k) for k in new if old.get(k) != new.get(k)}
@@ -378,6 +386,9 @@ def _stripe_events(ch: Change, prefixes: dict[str, str], lifecycle: Any) -> list
         return [(etype, new, int(transitions.get(at) or ch.at), None)]
     if kind == "subscription" and previous.get("status") is not None and new.get("status") == "canceled":
         return [("customer.subscription.deleted", new, ch.at, previous)]
+    if "status" in previous and (kind, new.get("status")) in _STATUS_EVENT:
+        etype, field = _STATUS_EVENT[(kind, new.get("status"))]
+        return [(etype, new, int(new.get(field) or ch.at), None)]
     return [(f"{prefix}.updated", new, ch.at, previous)]
 
 

@@ -12,6 +12,8 @@ Where events come from:
 - the world's Stripe objects get their lifecycle at build (``world_events``), dated by the objects'
   own timestamps: ``customer.created``; ``invoice.created``, ``invoice.finalized``,
   ``invoice.paid`` / ``invoice.marked_uncollectible`` / ``invoice.voided`` from ``status_transitions``;
+  ``credit_note.created`` then ``credit_note.voided`` (``voided_at``); ``subscription_schedule.created``
+  then ``.canceled`` / ``.completed`` / ``.released`` (``canceled_at``, ``completed_at``, ``released_at``);
   ``<object>.created`` for any other object type the world carries;
 - client writes (``invoiceitem.created``, ``invoiceitem.updated``);
 - anything else that changes an object later (the world clock) calls ``Store.emit_event``.
@@ -57,6 +59,14 @@ INVOICE_TRANSITIONS = (
     ("voided_at", "invoice.voided", "void"),
 )
 
+# Subscription schedule endings: (time field, event type, status once it happened). A credit note's one
+# ending is ``voided_at``: ``credit_note.voided``.
+SCHEDULE_TRANSITIONS = (
+    ("canceled_at", "subscription_schedule.canceled", "canceled"),
+    ("completed_at", "subscription_schedule.completed", "completed"),
+    ("released_at", "subscription_schedule.released", "released"),
+)
+
 WorldEvent = tuple[str, dict[str, Any], int]  # (type, object snapshot, created)
 
 
@@ -69,12 +79,59 @@ def world_events(tables: Mapping[str, Iterable[Mapping[str, Any]]]) -> list[Worl
             kind, created = rec.get("object"), rec.get("created")
             if not isinstance(kind, str) or created is None:
                 continue
-            if kind == "invoice":
-                out.extend(invoice_lifecycle(rec))
-            else:
-                out.append((f"{EVENT_PREFIX.get(kind, kind)}.created", dict(rec), int(created)))
+            out.extend(lifecycle(rec))
     out.sort(key=lambda e: e[2])  # stable: an object's events stay in lifecycle order
     return out
+
+
+def lifecycle(obj: Mapping[str, Any]) -> list[WorldEvent]:
+    """The events that brought a Stripe object where it is, oldest first; the last carries it as it is now.
+
+    Invoices, credit notes and subscription schedules get their status transitions (``invoice_lifecycle``,
+    ``credit_note_lifecycle``, ``schedule_lifecycle``); any other object its ``<object>.created``.
+    """
+    kind = str(obj.get("object"))
+    if kind == "invoice":
+        return invoice_lifecycle(obj)
+    if kind == "credit_note":
+        return credit_note_lifecycle(obj)
+    if kind == "subscription_schedule":
+        return schedule_lifecycle(obj)
+    return [(f"{EVENT_PREFIX.get(kind, kind)}.created", dict(obj), int(obj["created"]))]
+
+
+def credit_note_lifecycle(note: Mapping[str, Any]) -> list[WorldEvent]:
+    """``credit_note.created`` (issued), then ``credit_note.voided`` at ``voided_at`` if it was voided."""
+    created = int(note["created"])
+    if note.get("status") != "void" or note.get("voided_at") is None:
+        return [("credit_note.created", dict(note), created)]
+    issued = {**note, "status": "issued", "voided_at": None}
+    return [("credit_note.created", issued, created),
+            ("credit_note.voided", dict(note), max(created, int(note["voided_at"])))]
+
+
+def schedule_lifecycle(schedule: Mapping[str, Any]) -> list[WorldEvent]:
+    """``subscription_schedule.created``, then ``.canceled`` / ``.completed`` / ``.released`` if it ended.
+
+    The created event carries the schedule as it was made: ``not_started`` if its first phase starts
+    later, else ``active`` in the phase it was made in (phases as they are now: a change between is not
+    replayed), with the subscription it manages.
+    """
+    created = int(schedule["created"])
+    ended = [(int(schedule[field]), etype) for field, etype, status in SCHEDULE_TRANSITIONS
+             if schedule.get("status") == status and schedule.get(field) is not None]
+    if not ended:
+        return [("subscription_schedule.created", dict(schedule), created)]
+    phases = schedule.get("phases") or []
+    started = bool(phases) and int(phases[0]["start_date"]) <= created
+    phase = next((p for p in phases if int(p["start_date"]) <= created < int(p["end_date"])), None)
+    made = {**schedule, "status": "active" if started else "not_started",
+            "current_phase": ({"end_date": phase["end_date"], "start_date": phase["start_date"]}
+                              if started and phase is not None else None),
+            "subscription": schedule.get("subscription") or schedule.get("released_subscription"),
+            "released_subscription": None, **{field: None for field, _, _ in SCHEDULE_TRANSITIONS}}
+    at, etype = ended[0]
+    return [("subscription_schedule.created", made, created), (etype, dict(schedule), max(created, at))]
 
 
 def invoice_lifecycle(invoice: Mapping[str, Any]) -> list[WorldEvent]:
@@ -104,6 +161,8 @@ def _invoice_as_of(invoice: Mapping[str, Any], reached: list[tuple[str, str]]) -
     if "paid_at" not in done:
         if "amount_paid" in snap:
             snap["amount_paid"] = 0
+        if snap.get("post_payment_credit_notes_amount"):
+            snap["post_payment_credit_notes_amount"] = 0  # credited after the payment
         if "amount_remaining" in snap:
             snap["amount_remaining"] = invoice.get("amount_due", snap["amount_remaining"])
     if not reached and "number" in snap:

@@ -2,8 +2,10 @@
 
 Routes:
 
-- ``GET  /v1/customers``, ``/v1/invoices``, ``/v1/invoiceitems`` (cursor-paginated lists)
-- ``GET  /v1/{customers|invoices|invoiceitems}/{id}``
+- ``GET  /v1/customers``, ``/v1/invoices``, ``/v1/invoiceitems`` (cursor-paginated lists), and the world's
+  read-only ``/v1/subscriptions``, ``/v1/subscription_schedules``, ``/v1/invoice_payments``,
+  ``/v1/credit_notes``, ``/v1/tax_rates``
+- ``GET  /v1/{resource}/{id}``; ``GET /v1/credit_notes/{id}/lines`` (a credit note's line items, paged)
 - ``POST /v1/invoiceitems`` (create) and ``POST /v1/invoiceitems/{id}`` (update)
 - ``GET  /v1/events`` and ``/v1/events/{id}`` (the store's event log, see ``sandbox.events``)
 
@@ -61,7 +63,14 @@ RESOURCES = {
     "subscriptions": Resource("subscriptions", "subscription", frozenset({"customer", "status"})),
     "invoice_payments": Resource("invoice_payments", "invoice_payment", frozenset({"invoice", "status"})),
     "tax_rates": Resource("tax_rates", "tax_rate", frozenset()),
+    "credit_notes": Resource("credit_notes", "credit_note", frozenset({"customer", "invoice"})),
+    # Every schedule is listed; ``scheduled=true`` keeps those not started yet (``false`` the others), and
+    # ``canceled_at`` / ``completed_at`` / ``released_at`` (exact or ``[gt|gte|lt|lte]``) those that ended so then.
+    "subscription_schedules": Resource("subscription_schedules", "subscription_schedule", frozenset({
+        "customer", "scheduled", *(f"{name}{op}" for name in ("canceled_at", "completed_at", "released_at")
+                                   for op in ("", "[gt]", "[gte]", "[lt]", "[lte]"))})),
 }
+_SCHEDULE_TIMES = ("canceled_at", "completed_at", "released_at")
 SUBSCRIPTION_STATUSES = ("active", "past_due", "unpaid", "canceled", "incomplete", "incomplete_expired", "trialing",
                          "paused")
 _LIST_PARAMS = frozenset({"limit", "starting_after", "ending_before", "created", "created[gt]", "created[gte]",
@@ -109,7 +118,7 @@ class StripeApi:
         store.ensure_table(SYSTEM, "invoiceitems")
         store.ensure_table(SYSTEM, "customers")
         store.ensure_table(SYSTEM, "invoices")
-        for name in ("subscriptions", "invoice_payments", "tax_rates"):
+        for name in ("subscriptions", "invoice_payments", "tax_rates", "credit_notes", "subscription_schedules"):
             store.ensure_table(SYSTEM, name)
 
     def internal_error(self) -> Response:
@@ -146,6 +155,8 @@ class StripeApi:
         seg = req.segments
         if len(seg) in (2, 3) and seg[:2] == ["v1", "events"] and req.method == "GET":
             return self._events(req) if len(seg) == 2 else self._event(req, seg[2])
+        if len(seg) == 4 and seg[:2] == ["v1", "credit_notes"] and seg[3] == "lines" and req.method == "GET":
+            return self._credit_note_lines(req, seg[2])
         if len(seg) in (2, 3) and seg[0] == "v1" and seg[1] in RESOURCES:
             resource = RESOURCES[seg[1]]
             if req.method == "GET":
@@ -177,6 +188,18 @@ class StripeApi:
         bounds = _created_bounds(params)
         filters = {k: params[k] for k in resource.filters if k in params}
         hidden: set[str] = set()
+        ended: dict[str, dict[str, int]] = {}  # subscription schedules: canceled_at / completed_at / released_at
+        if resource.name == "subscription_schedules":
+            ended = {name: b for name in _SCHEDULE_TIMES if (b := _time_bounds(params, name))}
+            for name in list(filters):
+                if name.split("[")[0] in _SCHEDULE_TIMES:
+                    filters.pop(name)
+            scheduled = filters.pop("scheduled", None)
+            if scheduled not in (None, "true", "false"):
+                raise StripeError(400, f"Invalid boolean: {scheduled}", param="scheduled")
+            if scheduled is not None:
+                others = {"active", "completed", "released", "canceled"}
+                hidden = others if scheduled == "true" else {"not_started"}
         if resource.name == "subscriptions":
             status = filters.pop("status", None)
             if status is None:
@@ -189,7 +212,8 @@ class StripeApi:
             elif status != "all":
                 filters["status"] = status
         matching = [r for r in rows if _created_ok(r, bounds) and all(r.get(k) == v for k, v in filters.items())
-                    and r.get("status") not in hidden]
+                    and r.get("status") not in hidden
+                    and all(_time_ok(r.get(name), b) for name, b in ended.items())]
         matching.sort(key=_sort_key, reverse=True)  # newest first
         if after or before:
             cursor_id = after or before
@@ -209,6 +233,33 @@ class StripeApi:
             page = [expand(r, paths, self._lookup) for r in page]
         return json_response(200, {"object": "list", "url": f"/v1/{resource.name}", "has_more": has_more,
                                    "data": page})
+
+    def _credit_note_lines(self, req: Request, note_id: str) -> Response:
+        """``GET /v1/credit_notes/{id}/lines``: the note's line items in their order, paged by id."""
+        params = {k: v[-1] for k, v in req.query.items()}
+        for key in params:
+            if key not in ("limit", "starting_after", "ending_before") and not is_expand_param(key):
+                raise StripeError(400, f"Received unknown parameter: {key}", param=key)
+        check_paths(expand_params(req.query), "credit_note_line_item", in_list=True)
+        note = self.store.get(SYSTEM, "credit_notes", note_id)
+        if note is None:
+            raise _missing("credit_note", note_id, "id")
+        limit, after, before = _page_params(params)
+        lines = list((note.get("lines") or {}).get("data") or [])
+        ids = [line["id"] for line in lines]
+        cursor = after or before
+        if cursor and cursor not in ids:
+            raise _missing("credit_note_line_item", cursor, "starting_after" if after else "ending_before")
+        if after:
+            rest = lines[ids.index(after) + 1:]
+            page, has_more = rest[:limit], len(rest) > limit
+        elif before:
+            rest = lines[:ids.index(before)]
+            page, has_more = rest[-limit:], len(rest) > limit
+        else:
+            page, has_more = lines[:limit], len(lines) > limit
+        return json_response(200, {"object": "list", "url": f"/v1/credit_notes/{note_id}/lines",
+                                   "has_more": has_more, "data": page})
 
     # ------------------------------------------------------------------ events
     def _events(self, req: Request) -> Response:
@@ -390,14 +441,26 @@ def _integer(params: dict[str, Any], name: str, default: int) -> int:
 
 
 def _created_bounds(params: dict[str, Any]) -> dict[str, int]:
+    return _time_bounds(params, "created")
+
+
+def _time_bounds(params: dict[str, Any], field: str) -> dict[str, int]:
+    """A timestamp filter: ``field`` (exact) and ``field[gt|gte|lt|lte]``."""
     bounds = {}
     for op in ("gt", "gte", "lt", "lte"):
-        name = f"created[{op}]"
+        name = f"{field}[{op}]"
         if name in params:
             bounds[op] = _integer(params, name, 0)
-    if "created" in params:
-        bounds["eq"] = _integer(params, "created", 0)
+    if field in params:
+        bounds["eq"] = _integer(params, field, 0)
     return bounds
+
+
+def _time_ok(value: Any, bounds: dict[str, int]) -> bool:
+    """Whether a timestamp field (None: never happened, so outside any range) is within ``bounds``."""
+    if not bounds:
+        return True
+    return value is not None and _created_ok({"created": value}, bounds)
 
 
 def _created_ok(record: dict[str, Any], bounds: dict[str, int]) -> bool:

@@ -2,7 +2,8 @@
 
 On a retrieve the path starts at the object (``expand[]=customer``); on a list it starts at the
 list, so it begins with ``data.`` (``expand[]=data.customer``). Paths nest through expanded
-objects (``expand[]=invoice.customer`` on an invoice item) up to four levels, as in Stripe.
+objects (``expand[]=invoice.customer`` on an invoice item or a credit note, ``subscription.latest_invoice`` on
+a subscription schedule) up to four levels, as in Stripe.
 Anything else is refused with Stripe's messages (``This property cannot be expanded (x).``).
 An id that names no stored object is left as it is.
 """
@@ -18,8 +19,14 @@ MAX_DEPTH = 4
 EXPANDABLE: dict[str, dict[str, str]] = {
     "invoice": {"customer": "customers"},
     "invoiceitem": {"customer": "customers", "invoice": "invoices"},
+    "subscription": {"customer": "customers", "latest_invoice": "invoices", "schedule": "subscription_schedules"},
+    "subscription_schedule": {"customer": "customers", "subscription": "subscriptions"},
+    "credit_note": {"customer": "customers", "invoice": "invoices"},
+    "invoice_payment": {"invoice": "invoices"},
 }
-RESOURCE_OBJECT = {"customers": "customer", "invoices": "invoice", "invoiceitems": "invoiceitem"}
+RESOURCE_OBJECT = {"customers": "customer", "invoices": "invoice", "invoiceitems": "invoiceitem",
+                   "subscriptions": "subscription", "subscription_schedules": "subscription_schedule",
+                   "credit_notes": "credit_note"}
 _EXPAND_KEY = re.compile(r"^expand(\[\d*\])?$")
 
 Lookup = Callable[[str, str], Mapping[str, Any] | None]  # (resource, id) -> record

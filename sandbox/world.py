@@ -149,7 +149,7 @@ def ledger_as_of(gen: Generator, clock: date) -> list[dict[str, Any]]:
 
 def build_world(seed: int = DEFAULT_SEED, scale: float = 1.0, clock: date = DEFAULT_CLOCK,
                 rates: dict[str, float] | None = None, *, materialize: bool = True,
-                lazy_rows: int | None = None) -> World:
+                lazy_rows: int | None = None, stripe_activity: dict[str, float] | None = None) -> World:
     """Generate the world for ``seed`` and ``scale`` as of ``clock``.
 
     ``rates`` overrides anomaly rates per kind (``sandbox.world_anomalies.KINDS``; defaults in
@@ -157,11 +157,13 @@ def build_world(seed: int = DEFAULT_SEED, scale: float = 1.0, clock: date = DEFA
     scales): call ``World.render()`` to get the records. Columnar objects (timecard headers and
     splits, billing event items) of at least ``lazy_rows`` rows are not rendered but served on
     demand (``sandbox.lazy``); the sandbox server sets it, other callers get plain lists.
+    ``stripe_activity`` overrides the rates of Stripe credit notes and subscription schedules
+    (``sandbox.world_model.STRIPE_ACTIVITY_RATES``; at 0 a kind is off and nothing else changes).
     """
     if scale <= 0:
         raise ValueError(f"scale must be positive, got {scale!r}")
     resolved = resolve_rates(rates)
-    gen = Generator(seed, scale, clock, resolved)
+    gen = Generator(seed, scale, clock, resolved, stripe_activity)
     gen.ensure(day_number(clock))
     world = World(seed=seed, scale=scale, clock=clock, rates=resolved, base_clock=clock, lazy_rows=lazy_rows,
                   _gen=gen)

@@ -284,6 +284,7 @@ def integrity(world: Any) -> list[str]:  # noqa: C901 - a list of independent ch
     for s in st.get("subscriptions", []):
         if s["customer"] not in keys[("stripe", "customers")]:
             problems.append(f"stripe subscription {s['id']} -> missing customer")
+    problems += _stripe_credit_and_schedules(st, keys)
     lg = world.legacy
     custs = {r["CUST_NO"] for r in lg.get("CUSTOMER_MASTER", [])}
     hdrs = {r["INV_NO"]: r for r in lg.get("AR_INVOICE_HDR", [])}
@@ -338,4 +339,56 @@ def integrity(world: Any) -> list[str]:  # noqa: C901 - a list of independent ch
                 problems.append(f"invoice {t['id']} lines + tax != total")
             if _cents(t["foreignamountunpaid"]) < 0:
                 problems.append(f"invoice {t['id']} negative open amount")
+    return problems
+
+
+def _stripe_credit_and_schedules(st: dict[str, Any], keys: dict[tuple[str, str], set[str]]) -> list[str]:  # noqa: C901
+    """Stripe invoices' amounts against their credit notes and payments; schedules against subscriptions."""
+    problems: list[str] = []
+    invoices = {inv["id"]: inv for inv in st.get("invoices", [])}
+    credited: dict[tuple[str, str], int] = defaultdict(int)
+    for cn in st.get("credit_notes", []):
+        inv = invoices.get(cn["invoice"])
+        if inv is None or (cn["customer"], cn["currency"]) != (inv["customer"], inv["currency"]):
+            problems.append(f"stripe credit_note {cn['id']} -> missing or another customer's invoice {cn['invoice']}")
+            continue
+        if (cn["amount"] != cn["total"] or cn["total"] != cn["subtotal"] + sum(t["amount"] for t in cn["total_taxes"])
+                or sum(li["amount"] for li in cn["lines"]["data"]) != cn["subtotal"]
+                or cn["pre_payment_amount"] + cn["post_payment_amount"] != cn["total"] or cn["total"] > inv["total"]):
+            problems.append(f"stripe credit_note {cn['id']} amounts do not add up")
+        if cn["status"] == "issued":
+            credited[(inv["id"], cn["type"])] += cn["total"]
+        elif cn["status"] != "void" or cn["voided_at"] is None:
+            problems.append(f"stripe credit_note {cn['id']} status {cn['status']} without voided_at")
+    paid: dict[str, int] = defaultdict(int)
+    for p in st.get("invoice_payments", []):
+        paid[p["invoice"]] += p["amount_paid"]
+    for inv in invoices.values():
+        pre, post = inv.get("pre_payment_credit_notes_amount", 0), inv.get("post_payment_credit_notes_amount", 0)
+        if (pre, post) != (credited[(inv["id"], "pre_payment")], credited[(inv["id"], "post_payment")]):
+            problems.append(f"stripe invoice {inv['id']} credit note amounts != its issued credit notes")
+        if inv["status"] != "void" and (inv["amount_due"] != inv["total"] - pre
+                                        or inv["amount_remaining"] != inv["amount_due"] - inv["amount_paid"]):
+            problems.append(f"stripe invoice {inv['id']} amount_due/amount_remaining inconsistent")
+        if inv["amount_paid"] != paid[inv["id"]]:
+            problems.append(f"stripe invoice {inv['id']} amount_paid != its invoice payments")
+    subs = {s["id"]: s for s in st.get("subscriptions", [])}
+    for sc in st.get("subscription_schedules", []):
+        managed = sc["subscription"] or sc["released_subscription"]
+        if sc["customer"] not in keys[("stripe", "customers")] or (managed is not None and managed not in subs):
+            problems.append(f"stripe subscription_schedule {sc['id']} -> missing customer or subscription")
+            continue
+        phases = sc["phases"]
+        if not phases or any(p["start_date"] >= p["end_date"] for p in phases) or any(
+                a["end_date"] != b["start_date"] for a, b in zip(phases, phases[1:], strict=False)):
+            problems.append(f"stripe subscription_schedule {sc['id']} phases not consecutive")
+        status, sub = sc["status"], subs.get(managed or "")
+        ok = {"not_started": sc["subscription"] is None and sc["current_phase"] is None,
+              "active": sub is not None and sub["schedule"] == sc["id"] and sc["current_phase"] is not None,
+              "completed": sc["completed_at"] is not None and sc["current_phase"] is None,
+              "released": sc["released_at"] is not None and sc["subscription"] is None and sub is not None
+              and sub["schedule"] != sc["id"],
+              "canceled": sc["canceled_at"] is not None and sc["current_phase"] is None}.get(status, False)
+        if not ok:
+            problems.append(f"stripe subscription_schedule {sc['id']} status {status} inconsistent")
     return problems

@@ -72,6 +72,7 @@ from sandbox.world_model import (
     next_month,
     nexus_for,
     ns_ts,
+    resolve_stripe_activity,
     rng_for,
     sf_id,
     sf_ts,
@@ -145,13 +146,15 @@ class Buf:
 class Generator:
     """The world's timeline for (seed, scale, base clock, rates); ``ensure(day)`` extends it."""
 
-    def __init__(self, seed: int, scale: float, base_clock: date, rates: dict[str, float]) -> None:
+    def __init__(self, seed: int, scale: float, base_clock: date, rates: dict[str, float],
+                 stripe_activity: dict[str, float] | None = None) -> None:
         if scale <= 0:
             raise ValueError(f"scale must be positive, got {scale!r}")
         self.seed = seed
         self.scale = scale
         self.base_clock = base_clock
         self.rates = rates
+        self.stripe_activity = resolve_stripe_activity(stripe_activity)
         self.dec = Decider(seed, rates)
         # Larger firms run larger engagements: staffing per project grows with the square root of scale.
         self.team_factor = max(1, int(round(math.sqrt(scale))))
@@ -1366,7 +1369,8 @@ class Generator:
             "start_date": t_sub, "billing_cycle_anchor": t_sub, "created": t_sub,
             "cancel_at": ts(end + timedelta(days=1)), "cancel_at_period_end": False, "canceled_at": None,
             "ended_at": None, "items": item(monthly, price_ids[0], t_sub, p0_end), "latest_invoice": None,
-            "default_tax_rates": [txr] if txr else [], "livemode": False, "metadata": dict(meta)})
+            "default_tax_rates": [txr] if txr else [], "livemode": False, "metadata": dict(meta),
+            "schedule": None})
         if amend is not None and amend["kind"] == "extend":
             sub.update(amend["t"], {"cancel_at": ts(end + timedelta(days=1))})
         elif amend is not None and amend_idx is not None:
@@ -1433,7 +1437,8 @@ class Generator:
                                      "tax_rate_details": {"tax_rate": txr}, "taxability_reason": "standard_rated",
                                      "taxable_amount": price}] if txr else [],
                     "amount_due": price + tax, "amount_paid": 0, "amount_remaining": price + tax,
-                    "amount_overpaid": 0, "livemode": False, "status_transitions": dict(status_transitions),
+                    "amount_overpaid": 0, "pre_payment_credit_notes_amount": 0, "post_payment_credit_notes_amount": 0,
+                    "livemode": False, "status_transitions": dict(status_transitions),
                     "parent": {"type": "subscription_details", "quote_details": None,
                                "subscription_details": {"subscription": sub_id, "metadata": dict(meta)}},
                     "lines": {"object": "list", "data": [line], "has_more": False, "total_count": 1,
@@ -1450,13 +1455,194 @@ class Generator:
                 pay_d = {"on_time": due_d - timedelta(days=offsets[0]), "late": due_d + timedelta(days=offsets[1]),
                          "very_late": due_d + timedelta(days=offsets[2])}[fate]
                 t_paid = max(ts(pay_d, 15), t_inv + 3600)
-                inv.update(t_paid, {"status": "paid", "amount_paid": price + tax, "amount_remaining": 0,
+                # What the customer pays: the invoice less a pre-payment credit note still issued then.
+                paid = price + tax - self._stripe_credit_note(
+                    pb, inv, line, f"Q2C-{numbers[attempt]:06d}", acc, contract_id, price, tax, rate_pct, txr,
+                    t_inv, t_paid)
+                inv.update(t_paid, {"status": "paid", "amount_paid": paid, "amount_remaining": 0,
                                     "status_transitions": {**status_transitions, "paid_at": t_paid}})
                 self.st(pb, "invoice_payments", t_paid, {
                     "id": pay_ids[attempt], "object": "invoice_payment", "invoice": inv_id,
-                    "amount_paid": price + tax, "amount_requested": price + tax, "currency": cur,
+                    "amount_paid": paid, "amount_requested": paid, "currency": cur,
                     "created": t_paid, "is_default": True, "livemode": False, "status": "paid",
                     "status_transitions": {"paid_at": t_paid, "canceled_at": None},
                     "payment": {"type": "payment_intent", "payment_intent": pi_ids[attempt]}})
         t_end = ts(end + timedelta(days=1))
         sub.update(t_end, {"status": "canceled", "canceled_at": t_end, "ended_at": t_end})
+        self._stripe_schedules(pb, sub, acc, cur, days, txr, meta, start, t_sub, t_end,
+                               [(0, price_ids[0])] if amend_idx is None or amend_idx >= final_term
+                               else [(0, price_ids[0]), (amend_idx, price_ids[1])],
+                               None if amend is None or amend_idx is None else amend["t"])
+
+    # ------------------------------------------------------------------ Stripe credit notes and schedules
+    # Drawn from their own streams, keyed by (seed, kind, invoice or subscription id), and numbered by their
+    # own counters: at any rate (sandbox.world_model.STRIPE_ACTIVITY_RATES) the rest of the world is the same.
+    def _stripe_credit_note(self, pb: list, inv: Rec, line: dict[str, Any], number: str, acc: Account,
+                            contract_id: str, price: int, tax: int, rate_pct: float, txr: str | None, t_inv: int,
+                            t_paid: int) -> int:
+        """Maybe a credit note on an invoice the customer pays at ``t_paid``; returns the pre-payment credit
+        still issued then (what the payment leaves out).
+
+        - ``pre_payment`` (the invoice still open): part of a month credited (scope reduced, work not
+          accepted). The invoice's ``amount_due`` and ``amount_remaining`` drop by the credit and its
+          ``pre_payment_credit_notes_amount`` rises; ``total`` stays. A quarter are voided before the payment
+          (the amounts restored).
+        - ``post_payment`` (after the payment): a service credit settled outside Stripe
+          (``out_of_band_amount``) or a partial or full refund (``refunds``). The invoice's
+          ``post_payment_credit_notes_amount`` rises; ``amount_paid`` and ``amount_remaining`` stay. Some
+          service credits are voided later; refunds never are.
+        """
+        r = rng_for(self.seed, "stripe-credit-note", inv.key)
+        if not r.random() < self.stripe_activity["credit_note"]:
+            return 0
+        total = price + tax
+        pre = t_paid - t_inv >= 2 * DAY and r.random() < 0.4
+        frac = r.choice((0.1, 0.2, 0.25, 0.5)) if pre else r.choice((0.1, 0.15, 0.25, 0.5, 1.0))
+        sub = int(round(price * frac))
+        cn_tax = int(round(sub * rate_pct / 100)) if txr else 0
+        amount = sub + cn_tax
+        refund = not pre and r.random() < 0.5
+        if pre:
+            t_cn = t_inv + r.randint(3600, t_paid - t_inv - DAY)
+            voided = t_paid - t_cn > 2 * 3600 and r.random() < 0.25
+            t_void = t_cn + r.randint(3600, t_paid - t_cn - 3600) if voided else None
+            reason, memo = r.choice((("order_change", "Scope reduced for the month"),
+                                     ("product_unsatisfactory", "Deliverable not accepted: partial credit")))
+        else:
+            t_cn = t_paid + r.randint(1, 45) * DAY + r.randint(0, 8 * 3600)
+            voided = not refund and r.random() < 0.3
+            t_void = t_cn + r.randint(1, 10) * DAY + r.randint(0, 8 * 3600) if voided else None
+            reason, memo = (("order_change", "Unused retainer hours refunded") if refund
+                            else ("product_unsatisfactory", "Service credit"))
+        cn_id, li_id = self.stid("cn"), self.stid("cnli")
+
+        def taxes() -> list[dict[str, Any]]:
+            return [{"amount": cn_tax, "tax_behavior": "exclusive", "tax_rate_details": {"tax_rate": txr},
+                     "taxability_reason": "standard_rated", "taxable_amount": sub, "type": "tax_rate_details"}
+                    ] if txr else []
+
+        cn_line = {"id": li_id, "object": "credit_note_line_item", "amount": sub,
+                   "description": line["description"], "discount_amount": 0, "discount_amounts": [],
+                   "invoice_line_item": line["id"], "livemode": False, "metadata": {}, "pretax_credit_amounts": [],
+                   "quantity": 1, "tax_rates": [], "taxes": taxes(), "type": "invoice_line_item",
+                   "unit_amount": None, "unit_amount_decimal": None}
+        cn = self.st(pb, "credit_notes", t_cn, {
+            "id": cn_id, "object": "credit_note", "amount": amount, "amount_shipping": 0, "created": t_cn,
+            "currency": line["currency"], "customer": acc.stripe_id, "customer_account": None,
+            "customer_balance_transaction": None, "discount_amount": 0, "discount_amounts": [], "effective_at": t_cn,
+            "invoice": inv.key,
+            "lines": {"object": "list", "data": [cn_line], "has_more": False, "total_count": 1,
+                      "url": f"/v1/credit_notes/{cn_id}/lines"},
+            "livemode": False, "memo": memo, "metadata": {"salesforce_contract_id": contract_id, "legal_entity": acc.le},
+            "number": f"{number}-CN-01", "out_of_band_amount": None if pre or refund else amount,
+            "pdf": f"https://pay.stripe.com/credit_notes/{cn_id}/pdf",
+            "post_payment_amount": 0 if pre else amount, "pre_payment_amount": amount if pre else 0,
+            "pretax_credit_amounts": [], "reason": reason,
+            "refunds": [{"amount_refunded": amount, "payment_record_refund": None, "refund": self.stid("re"),
+                         "type": "refund"}] if refund else [],
+            "shipping_cost": None, "status": "issued", "subtotal": sub, "subtotal_excluding_tax": sub,
+            "total": amount, "total_excluding_tax": sub, "total_taxes": taxes(),
+            "type": "pre_payment" if pre else "post_payment", "voided_at": None})
+        if pre:
+            inv.update(t_cn, {"amount_due": total - amount, "amount_remaining": total - amount,
+                              "pre_payment_credit_notes_amount": amount})
+        else:
+            inv.update(t_cn, {"post_payment_credit_notes_amount": amount})
+        if t_void is None:
+            return amount if pre else 0
+        cn.update(t_void, {"status": "void", "voided_at": t_void})
+        inv.update(t_void, {"amount_due": total, "amount_remaining": total, "pre_payment_credit_notes_amount": 0}
+                   if pre else {"post_payment_credit_notes_amount": 0})
+        return 0
+
+    def _stripe_schedules(self, pb: list, sub: Rec, acc: Account, cur: str, days: int, txr: str | None,
+                          meta: dict[str, str], start: date, t_sub: int, t_end: int,
+                          prices: list[tuple[int, str]], t_amend: int | None) -> None:
+        """Maybe subscription schedules for the subscription ``sub`` (``prices``: (month index, price id)).
+
+        - managing: created from the subscription just after it starts, one phase to its end
+          (``end_behavior: cancel``); a price amendment splits it at the month the new price applies
+          (``subscription_schedule.updated`` when the amendment is signed); ``current_phase`` moves at
+          each phase start. ``completed`` when the subscription ends, or ``released`` some time before
+          (``released_subscription`` set, ``subscription`` and the subscription's ``schedule`` cleared).
+        - renewal: drafted 20-40 days before the term ends for a 12-month term starting then
+          (``not_started``, no subscription yet) and canceled a few days before it would start.
+        """
+        r = rng_for(self.seed, "stripe-schedule", sub.key)
+        manage = r.random() < self.stripe_activity["subscription_schedule"]
+        renew = r.random() < self.stripe_activity["renewal_schedule"]
+        released = manage and r.random() < 0.2 and t_end - t_sub > 50 * DAY
+        t_rel = t_sub + r.randint(30, (t_end - t_sub) // DAY - 15) * DAY + r.randint(0, 8 * 3600) if released else None
+        t_draft = t_end - r.randint(20, 40) * DAY + r.randint(0, 8 * 3600)
+        t_cancel = t_end - r.randint(1, 7) * DAY - r.randint(0, 8 * 3600)
+        renew = renew and not released and t_draft > t_sub + DAY and t_cancel > t_draft
+
+        def phase(p_start: int, p_end: int, price_id: str) -> dict[str, Any]:
+            return {"add_invoice_items": [], "application_fee_percent": None,
+                    "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None},
+                    "billing_cycle_anchor": None, "billing_thresholds": None, "collection_method": "send_invoice",
+                    "currency": cur, "default_payment_method": None, "default_tax_rates": [txr] if txr else [],
+                    "description": None, "discounts": [], "end_date": p_end,
+                    "invoice_settings": {"account_tax_ids": None, "days_until_due": days, "issuer": None},
+                    "items": [{"billing_thresholds": None, "discounts": [], "metadata": {}, "plan": price_id,
+                               "price": price_id, "quantity": 1, "tax_rates": []}],
+                    "metadata": {}, "on_behalf_of": None, "proration_behavior": "none", "start_date": p_start,
+                    "transfer_data": None, "trial_end": None}
+
+        def schedule(t: int, phases: list[dict[str, Any]], **values: Any) -> dict[str, Any]:
+            return {"id": self.stid("sub_sched"), "object": "subscription_schedule", "application": None,
+                    "billing_mode": {"flexible": None, "type": "classic", "updated_at": None}, "canceled_at": None,
+                    "completed_at": None, "created": t, "current_phase": None, "customer": acc.stripe_id,
+                    "customer_account": None,
+                    "default_settings": {
+                        "application_fee_percent": None,
+                        "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None},
+                        "billing_cycle_anchor": "automatic", "billing_thresholds": None,
+                        "collection_method": "send_invoice", "default_payment_method": None, "description": None,
+                        "invoice_settings": {"account_tax_ids": None, "days_until_due": days,
+                                             "issuer": {"type": "self"}},
+                        "on_behalf_of": None, "transfer_data": None},
+                    "end_behavior": "cancel", "livemode": False, "metadata": dict(meta), "phases": phases,
+                    "released_at": None, "released_subscription": None, "status": "active", "subscription": None,
+                    "test_clock": None, **values}
+
+        if manage:
+            t0 = t_sub + 120
+            one = [phase(t_sub, t_end, prices[0][1])]
+            split = None
+            if len(prices) > 1 and t_amend is not None:
+                b = ts(add_months(start, prices[1][0]))
+                split = [phase(t_sub, b, prices[0][1]), phase(b, t_end, prices[1][1])]
+
+            def state(t: int) -> dict[str, Any]:
+                phases = split if split is not None and t >= t_amend else one
+                now = next(p for p in phases if p["start_date"] <= t < p["end_date"])
+                return {"phases": phases, "current_phase": {"end_date": now["end_date"], "start_date": now["start_date"]}}
+
+            first = state(t0)
+            rec = self.st(pb, "subscription_schedules", t0, schedule(t0, first["phases"], subscription=sub.key,
+                                                                     current_phase=first["current_phase"]))
+            sub.update(t0, {"schedule": rec.key})
+            stop = t_rel if t_rel is not None else t_end
+            moments = sorted({t_amend, *(p["start_date"] for p in split)} - {None}) if split is not None else []
+            last = first
+            for m in moments:
+                if not t0 < m < stop:
+                    continue
+                now = state(m)
+                changed = {k: v for k, v in now.items() if v != last[k]}
+                if changed:
+                    rec.update(m, changed)
+                    last = now
+            if t_rel is not None:
+                rec.update(t_rel, {"status": "released", "released_at": t_rel, "released_subscription": sub.key,
+                                   "subscription": None, "current_phase": None})
+                sub.update(t_rel, {"schedule": None})
+            else:
+                rec.update(t_end, {"status": "completed", "completed_at": t_end, "current_phase": None})
+        if renew:
+            renewal_end = ts(add_months(date_of(t_end), 12))
+            rec = self.st(pb, "subscription_schedules", t_draft, schedule(
+                t_draft, [phase(t_end, renewal_end, prices[-1][1])], status="not_started", end_behavior="release",
+                metadata={**meta, "q2c_renewal_of": sub.key}))
+            rec.update(t_cancel, {"status": "canceled", "canceled_at": t_cancel})

@@ -25,6 +25,26 @@ BILLING_GRACE_DAYS = 45  # approved billable time/expense -> billing event
 MILESTONE_GRACE_DAYS = 30  # completed milestone -> billing event
 CRM_SYNC_GRACE_DAYS = 3  # ERP invoice paid -> CRM invoice record shows it
 
+# Stripe billing activity besides invoices and payments (not anomalies: ordinary business). Each is drawn
+# from its own random stream, keyed by (seed, kind, object id), so every other record of the world is the
+# same whatever these rates are (0 turns a kind off): a credit note per paid invoice, a subscription
+# schedule managing a subscription, a renewal schedule drafted before a term ends (canceled before it
+# starts: the world renews no subscription). ``build_world(stripe_activity={...})`` overrides them.
+STRIPE_ACTIVITY_RATES: dict[str, float] = {"credit_note": 0.12, "subscription_schedule": 0.5,
+                                           "renewal_schedule": 0.35}
+
+
+def resolve_stripe_activity(rates: dict[str, float] | None) -> dict[str, float]:
+    """``STRIPE_ACTIVITY_RATES`` updated with ``rates``; unknown names or rates outside [0, 1] are errors."""
+    out = dict(STRIPE_ACTIVITY_RATES)
+    for name, value in (rates or {}).items():
+        if name not in STRIPE_ACTIVITY_RATES:
+            raise ValueError(f"unknown Stripe activity {name!r}; known: {sorted(STRIPE_ACTIVITY_RATES)}")
+        if not 0.0 <= float(value) <= 1.0:
+            raise ValueError(f"rate of {name} must be within [0, 1], got {value}")
+        out[name] = float(value)
+    return out
+
 LEGAL_ENTITIES: list[dict[str, Any]] = [
     {"id": "LE-US", "name": "Q2C Consulting Inc.", "currency": "USD", "country": "US",
      "subsidiary_id": "1", "currency_id": "1", "parent_subsidiary_id": None, "legacy_code": None},

@@ -1,7 +1,9 @@
 """Stripe billing source: every object the billing system serves, merged on ``id``.
 
 Tables (``raw_stripe.<name>``): ``customers``, ``invoices``, ``invoiceitems``, ``subscriptions``
-(canceled ones included: the list is asked for ``status=all``), ``invoice_payments``, ``tax_rates``.
+(canceled ones included: the list is asked for ``status=all``), ``invoice_payments``, ``tax_rates``,
+``credit_notes`` (issued and voided; ``credit_note.*`` events) and ``subscription_schedules`` (every
+status; ``subscription_schedule.*`` events).
 
 Increments. Stripe objects carry ``created`` but no updated timestamp, and invoices, customers
 and subscriptions change after creation (an invoice is finalized, paid, voided; a subscription
@@ -32,8 +34,9 @@ as they arrive (schema drift), values that no longer fit their column quarantine
 record (the cursors move on; the next reconciliation reads the record again). Nesting is decided here, not by dlt (``max_table_nesting=0``, and Arrow tables are not
 normalized anyway): a dict field is flattened one level into ``<field>__<key>`` columns (the
 names dlt gave them before: ``metadata__legal_entity``, ``status_transitions__paid_at``);
-anything deeper and every list is a ``json`` column holding the JSON text - the invoice lines
-(``lines__data``), the subscription items (``items__data``), taxes, ``parent__subscription_details``.
+anything deeper and every list is a ``json`` column holding the JSON text - the invoice and credit note
+lines (``lines__data``), the subscription items (``items__data``), the schedule phases (``phases``), taxes,
+refunds, ``parent__subscription_details``.
 JSON columns rather than child tables because a merge replaces them with their parent row (no
 orphaned lines when a draft's lines change) and events carry them inline.
 
@@ -230,7 +233,8 @@ def stripe_source(
     reconcile_every: int = RECONCILE_EVERY_RUNS,
     lag_seconds: int = LAG_SECONDS,
 ) -> Iterable[DltResource]:
-    """Customers, invoices, invoice items, subscriptions, invoice payments and tax rates from Stripe."""
+    """Customers, invoices, invoice items, subscriptions, subscription schedules, invoice payments, credit notes
+    and tax rates from Stripe."""
     client = StripeClient(base_url, api_key, ca_bundle, api_version)
     return [stripe_object_resource(client, spec, reconcile=reconcile, reconcile_every=reconcile_every,
                                    lag_seconds=lag_seconds) for spec in STRIPE_OBJECTS.values()]

@@ -123,6 +123,7 @@ _INVOICE_COLUMNS = {
     "effective_at": "int", "due_date": "int", "period_start": "int", "period_end": "int",
     "subtotal": "int", "subtotal_excluding_tax": "int", "total_excluding_tax": "int", "total": "int",
     "amount_due": "int", "amount_paid": "int", "amount_remaining": "int", "starting_balance": "int",
+    "pre_payment_credit_notes_amount": "int", "post_payment_credit_notes_amount": "int",
     "ending_balance": "int", "attempt_count": "int", "attempted": "bool", "auto_advance": "bool",
     "hosted_invoice_url": "string", "invoice_pdf": "string", "deleted": "bool",
     "status_transitions__finalized_at": "int", "status_transitions__paid_at": "int",
@@ -193,6 +194,35 @@ STRIPE_OBJECTS: dict[str, StripeObject] = {o.resource: o for o in (
         {**_COMMON, "active": "bool", "country": "string", "state": "string", "display_name": "string",
          "description": "string", "inclusive": "bool", "jurisdiction": "string", "percentage": "float",
          "effective_percentage": "float", "tax_type": "string"}),
+    StripeObject(
+        # Issued (or voided) against one invoice: pre_payment ones lowered its amount_due, post_payment ones
+        # were refunded or settled outside Stripe. Lines (with their taxes) stay one JSON column.
+        "credit_notes", "credit_note", {"type": "credit_note.*"},
+        {**_COMMON, "invoice": "string", "customer": "string", "customer_account": "string", "number": "string",
+         "status": "string", "type": "string", "reason": "string", "memo": "string", "currency": "string",
+         "amount": "int", "amount_shipping": "int", "subtotal": "int", "subtotal_excluding_tax": "int",
+         "total": "int", "total_excluding_tax": "int", "discount_amount": "int", "pre_payment_amount": "int",
+         "post_payment_amount": "int", "out_of_band_amount": "int", "effective_at": "int", "voided_at": "int",
+         "customer_balance_transaction": "string", "pdf": "string", "discount_amounts": "json",
+         "pretax_credit_amounts": "json", "refunds": "json", "total_taxes": "json", "shipping_cost": "json",
+         "lines__object": "string", "lines__data": "json", "lines__has_more": "bool", "lines__total_count": "int",
+         "lines__url": "string",
+         "metadata__salesforce_contract_id": "string", "metadata__legal_entity": "string"}),
+    StripeObject(
+        # Every schedule is listed (Stripe hides none); the phases with their items stay one JSON column.
+        "subscription_schedules", "subscription_schedule", {"type": "subscription_schedule.*"},
+        {**_COMMON, "customer": "string", "customer_account": "string", "subscription": "string",
+         "released_subscription": "string", "status": "string", "end_behavior": "string", "canceled_at": "int",
+         "completed_at": "int", "released_at": "int", "application": "string", "test_clock": "string",
+         "current_phase__start_date": "int", "current_phase__end_date": "int", "phases": "json",
+         "billing_mode__type": "string", "billing_mode__flexible": "json", "billing_mode__updated_at": "int",
+         "default_settings__application_fee_percent": "float", "default_settings__automatic_tax": "json",
+         "default_settings__billing_cycle_anchor": "string", "default_settings__billing_thresholds": "json",
+         "default_settings__collection_method": "string", "default_settings__default_payment_method": "string",
+         "default_settings__description": "string", "default_settings__invoice_settings": "json",
+         "default_settings__on_behalf_of": "string", "default_settings__transfer_data": "json",
+         "metadata__salesforce_contract_id": "string", "metadata__salesforce_account_id": "string",
+         "metadata__legal_entity": "string", "metadata__q2c_renewal_of": "string"}),
 )}
 API_VERSION_COLUMN = "_stripe_api_version"  # the API version the row's payload was rendered in
 

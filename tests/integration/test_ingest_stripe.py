@@ -351,3 +351,88 @@ def test_deleted_customer_is_kept_and_flagged(drifted: Step, harness: Harness, s
     assert step.metrics["customers"]["mode"] in ("events", "reconcile")
     row = step.tables["customers"][customer["id"]]
     assert row["deleted"] is True and row["email"] == customer["email"]
+
+
+# ---------------------------------------------------------------------------------------------- credit notes, schedules
+def test_credit_notes_and_schedules_columns(first: Step, harness: Harness):
+    def columns(table: str) -> dict[str, str]:
+        return {r["column_name"]: r["data_type"] for r in harness.query(
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = 'raw_stripe' and table_name = ?", [table])}
+
+    notes = columns("credit_notes")
+    for name in ("amount", "subtotal", "total", "pre_payment_amount", "post_payment_amount", "out_of_band_amount",
+                 "created", "effective_at", "voided_at", "lines__total_count"):
+        assert notes[name] == "BIGINT", name
+    for name in ("invoice", "customer", "status", "type", "reason", "number", "memo", "lines__data", "refunds",
+                 "total_taxes", "metadata__salesforce_contract_id"):
+        assert name in notes, name
+    schedules = columns("subscription_schedules")
+    for name in ("created", "canceled_at", "completed_at", "released_at", "current_phase__start_date",
+                 "current_phase__end_date"):
+        assert schedules[name] == "BIGINT", name
+    for name in ("subscription", "customer", "status", "end_behavior", "phases", "released_subscription",
+                 "default_settings__invoice_settings", "metadata__salesforce_contract_id"):
+        assert name in schedules, name
+    invoices = columns("invoices")
+    assert invoices["pre_payment_credit_notes_amount"] == invoices["post_payment_credit_notes_amount"] == "BIGINT"
+    note = next(iter(first.tables["credit_notes"].values()))
+    assert json.loads(note["lines__data"])[0]["object"] == "credit_note_line_item"
+    schedule = next(iter(first.tables["subscription_schedules"].values()))
+    assert json.loads(schedule["phases"])[0]["items"][0]["price"].startswith("price_")
+    assert {r["status"] for r in first.tables["subscription_schedules"].values()} == {"active"}
+
+
+@pytest.fixture(scope="module")
+def clock_story(tmp_path_factory: pytest.TempPathFactory) -> list[Step]:
+    """The world's clock alone moving credit notes and schedules, loaded after each move (every event cursor
+    still within the 30-day retention): the first load (2026-06-30), then +10 days (a year-old schedule
+    completed), +18 (a credit note issued; a schedule released, another created), +7 (two more credit notes),
+    +9 (the credit note of day 27 voided, its invoice's amounts restored)."""
+    with Sandbox(tmp_path_factory.mktemp("stripe-clock-sandbox"), seed=42, scale=1.0) as sandbox:
+        story = Harness(sandbox, tmp_path_factory.mktemp("stripe-clock-warehouse"), name="q2c_stripe_clock")
+        steps = [story.run()]
+        for days in (10, 18, 7, 9):
+            sandbox.advance(days)
+            steps.append(story.run())
+        return steps
+
+
+def _created_cursor(step: Step, table: str) -> int:
+    return json.loads(step.metrics[table]["cursor_reached"])["created"]
+
+
+def test_the_clocks_credit_notes_and_schedules_arrive_through_events(clock_story: list[Step]):
+    for after in clock_story[1:]:
+        for table in ("credit_notes", "subscription_schedules", "invoices", "subscriptions"):
+            assert after.metrics[table]["mode"] == "events", table
+        assert_matches(after.tables, after.truth)
+    first, _, moved, more, voided = clock_story
+    # after 28 days: a new credit note; schedules ended, one of them made long before (only its event tells)
+    notes = {cn["id"]: cn for cn in moved.truth["credit_notes"]}
+    assert set(notes) - {cn["id"] for cn in first.truth["credit_notes"]}
+    old = {s["id"]: s for s in first.truth["subscription_schedules"]}
+    ended = {s["id"]: s for s in moved.truth["subscription_schedules"]
+             if s["id"] in old and s["status"] != old[s["id"]]["status"]}
+    assert {s["status"] for s in ended.values()} >= {"completed", "released"}
+    cursor = _created_cursor(first, "subscription_schedules")
+    assert any(s["created"] < cursor - LAG_SECONDS for s in ended.values())
+    assert clock_story[1].metrics["subscription_schedules"]["rows_extracted"] < len(old)
+    assert all(moved.tables["subscription_schedules"][s]["status"] == ended[s]["status"] for s in ended)
+    released = next(s for s in ended.values() if s["status"] == "released")
+    assert moved.tables["subscriptions"][released["released_subscription"]]["schedule"] is None
+    # +7 days: more credit notes, so the one of day 27 falls out of the created[gte] window
+    assert len(more.truth["credit_notes"]) > len(moved.truth["credit_notes"])
+    # +9 days: that credit note voided - read from its credit_note.voided event only - and its invoice restored
+    now = {cn["id"]: cn for cn in voided.truth["credit_notes"]}
+    gone = [cn for cn_id, cn in now.items() if cn["status"] == "void" and cn_id in notes
+            and notes[cn_id]["status"] == "issued"]
+    assert gone, "the clock voids a credit note loaded as issued"
+    for cn in gone:
+        assert cn["created"] < _created_cursor(more, "credit_notes") - LAG_SECONDS
+        row = voided.tables["credit_notes"][cn["id"]]
+        assert row["status"] == "void" and row["voided_at"] == cn["voided_at"]
+        invoice = voided.tables["invoices"][cn["invoice"]]
+        assert invoice["pre_payment_credit_notes_amount"] == invoice["post_payment_credit_notes_amount"] == 0
+        assert invoice["amount_due"] == invoice["total"]
+    assert voided.metrics["credit_notes"]["rows_extracted"] < len(voided.truth["credit_notes"])

@@ -166,3 +166,75 @@ def test_events_survive_a_restart_with_the_same_ids(tmp_path: Path):
         c.close()
     with Sandbox(tmp_path, seed=7) as sb:  # another world does not inherit them
         assert not [e for e in sb.store.events.all() if e["type"].startswith(("invoiceitem.", "customer.updated"))]
+
+
+# ----------------------------------------------------------------------------- credit notes and schedules
+
+def test_world_credit_notes_and_schedules_have_their_created_events(client: SandboxClient, sb: Sandbox):
+    everything = sb.store.events.all()
+    for obj, kind in (("credit_notes", "credit_note"), ("subscription_schedules", "subscription_schedule")):
+        records = sb.world.stripe[obj]
+        created = {e["data"]["object"]["id"]: e for e in everything if e["type"] == f"{kind}.created"}
+        assert records and {r["id"]: r["created"] for r in records} == {k: e["created"] for k, e in created.items()}
+        listed = all_events(client, type=f"{kind}.*")
+        assert listed == [e for e in all_events(client) if e["type"].startswith(f"{kind}.")]
+        for event in listed:  # nothing ended yet at the base clock: the created event is the object as served
+            served = client.stripe("GET", f"/v1/{obj}/{event['data']['object']['id']}").json()
+            assert event["data"]["object"] == served
+
+
+@pytest.fixture(scope="module")
+def moved(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sandbox, SandboxClient, dict, list]]:
+    """A sandbox advanced 45 days by its clock, with its Stripe records and events from before."""
+    with Sandbox(tmp_path_factory.mktemp("events-moved")) as sandbox:
+        c = SandboxClient(sandbox)
+        before = {obj: {r["id"]: r for r in sandbox.records("stripe", obj)}
+                  for obj in ("credit_notes", "subscription_schedules", "invoices", "subscriptions")}
+        seen = {e["id"] for e in sandbox.store.events.all()}
+        sandbox.advance(45)
+        new_events = [e for e in sandbox.store.events.all() if e["id"] not in seen]
+        yield sandbox, c, before, new_events
+        c.close()
+
+
+def test_the_clock_emits_credit_note_and_schedule_events(moved):
+    sb, client, before, new_events = moved
+    by_object: dict[str, list[dict]] = {}
+    for event in new_events:
+        by_object.setdefault(event["data"]["object"]["id"], []).append(event)
+    notes = {r["id"]: r for r in sb.records("stripe", "credit_notes")}
+    added = set(notes) - set(before["credit_notes"])
+    assert added and any(notes[n]["status"] == "void" for n in added)
+    for note_id in added:
+        note = notes[note_id]
+        expected = [("credit_note.created", note["created"])]
+        if note["status"] == "void":
+            expected.append(("credit_note.voided", note["voided_at"]))
+        assert [(e["type"], e["created"]) for e in by_object[note_id]] == expected
+        assert by_object[note_id][0]["data"]["object"]["status"] == "issued"
+    schedules = {r["id"]: r for r in sb.records("stripe", "subscription_schedules")}
+    ended = {s_id: s for s_id, s in schedules.items()
+             if s_id in before["subscription_schedules"] and s["status"] != before["subscription_schedules"][s_id]["status"]}
+    assert {s["status"] for s in ended.values()} >= {"completed", "released"}
+    for s_id, schedule in ended.items():
+        (event,) = [e for e in by_object[s_id] if e["type"] != "subscription_schedule.updated"]
+        assert event["type"] == f"subscription_schedule.{schedule['status']}"
+        assert event["created"] == schedule[f"{schedule['status']}_at"]
+    assert set(schedules) - set(before["subscription_schedules"]) <= {
+        s for s, events in by_object.items() if events[0]["type"] == "subscription_schedule.created"}
+    # a released schedule leaves its subscription: customer.subscription.updated says so
+    released = next(s for s in ended.values() if s["status"] == "released")
+    sub_events = [e for e in by_object[released["released_subscription"]] if "schedule" in
+                  e["data"].get("previous_attributes", {})]
+    assert sub_events and sub_events[-1]["data"]["previous_attributes"]["schedule"] == released["id"]
+    # Every object the clock changed: its newest event is the object as served now (what loaders apply).
+    for obj in ("credit_notes", "subscription_schedules", "invoices", "subscriptions"):
+        for record in sb.records("stripe", obj):
+            if before[obj].get(record["id"]) != record:
+                newest = sorted(by_object[record["id"]], key=lambda e: e["created"])[-1]  # ties: emitted last
+                assert newest["data"]["object"] == record, (obj, record["id"])
+    # /v1/events lists them (those of the last 30 days)
+    for kind in ("credit_note", "subscription_schedule"):
+        listed = {e["id"] for e in all_events(client, type=f"{kind}.*")}
+        retained = {e["id"] for e in new_events if e["type"].startswith(f"{kind}.") and e["created"] >= cutoff(sb)}
+        assert retained and retained <= listed

@@ -101,6 +101,45 @@ def test_stripe_sdk_lists_events(stripe_client: stripe.StripeClient, sb: Sandbox
     assert one.to_dict() == events[0].to_dict()
 
 
+def _newest_first(records: list[dict]) -> list[str]:
+    return [r["id"] for r in sorted(records, key=lambda r: (r["created"], r["id"]), reverse=True)]
+
+
+def test_stripe_sdk_global_api_auto_pages_credit_notes(sb: Sandbox, monkeypatch: pytest.MonkeyPatch):
+    """``stripe.CreditNote.list(...).auto_paging_iter()`` with the module-level configuration."""
+    monkeypatch.setattr(stripe, "ca_bundle_path", str(sb.ca_bundle))
+    monkeypatch.setattr(stripe, "api_base", sb.urls["stripe"])
+    monkeypatch.setattr(stripe, "api_key", sb.credentials["stripe"]["api_key"])
+    monkeypatch.setattr(stripe, "default_http_client", stripe.RequestsClient())
+    monkeypatch.setattr(stripe, "max_network_retries", 0)
+    world = sb.world.stripe["credit_notes"]
+    notes = list(stripe.CreditNote.list(limit=2).auto_paging_iter())
+    assert [n.id for n in notes] == _newest_first(world) and len(notes) > 2
+    assert all(isinstance(n, stripe.CreditNote) for n in notes)
+    assert [n.to_dict() for n in notes] == [next(w for w in world if w["id"] == n.id) for n in notes]
+    first = notes[0]
+    assert isinstance(first.lines.data[0], stripe.CreditNoteLineItem)
+    assert [li.id for li in stripe.CreditNote.list_lines(first.id).data] == [li.id for li in first.lines.data]
+    by_invoice = list(stripe.CreditNote.list(invoice=first.invoice, expand=["data.invoice"]).auto_paging_iter())
+    assert by_invoice and all(isinstance(n.invoice, stripe.Invoice) and n.invoice.id == first.invoice
+                              for n in by_invoice)
+    assert isinstance(stripe.CreditNote.retrieve(first.id, expand=["customer"]).customer, stripe.Customer)
+
+
+def test_stripe_sdk_lists_subscription_schedules(stripe_client: stripe.StripeClient, sb: Sandbox):
+    world = sb.world.stripe["subscription_schedules"]
+    schedules = list(stripe_client.v1.subscription_schedules.list(params={"limit": 3}).auto_paging_iter())
+    assert [s.id for s in schedules] == _newest_first(world) and len(schedules) > 3
+    assert all(isinstance(s, stripe.SubscriptionSchedule) for s in schedules)
+    one = schedules[0]
+    assert one.phases[0]["items"][0].price.startswith("price_") and one.current_phase.start_date > 0
+    expanded = stripe_client.v1.subscription_schedules.retrieve(one.id, params={"expand": ["subscription"]})
+    assert isinstance(expanded.subscription, stripe.Subscription) and expanded.subscription.schedule == one.id
+    mine = stripe_client.v1.subscription_schedules.list(params={"customer": one.customer, "scheduled": False})
+    assert {s.id for s in mine.auto_paging_iter()} == {s["id"] for s in world if s["customer"] == one.customer}
+    assert list(stripe_client.v1.subscription_schedules.list(params={"scheduled": True}).auto_paging_iter()) == []
+
+
 # ----------------------------------------------------------------------------- simple-salesforce
 
 def test_simple_salesforce_query_all(sf: Salesforce, sb: Sandbox):

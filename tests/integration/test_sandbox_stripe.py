@@ -236,3 +236,125 @@ def test_concurrent_requests_with_one_idempotency_key_create_one_item(sb: Sandbo
         ids = set(pool.map(post, range(16)))
     assert len(ids) == 1
     assert len(sb.records("stripe", "invoiceitems")) == before + 1
+
+
+# ----------------------------------------------------------------------------- credit notes and schedules
+
+@pytest.fixture(scope="module")
+def autumn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sandbox, SandboxClient]]:
+    """A sandbox advanced 90 days: schedules completed, released and not started; a credit note voided."""
+    with Sandbox(tmp_path_factory.mktemp("stripe-autumn")) as sandbox:
+        sandbox.advance(90)
+        c = SandboxClient(sandbox)
+        yield sandbox, c
+        c.close()
+
+
+def test_credit_notes_list_pages_and_filters(client: SandboxClient, sb: Sandbox):
+    notes = sb.world.stripe["credit_notes"]
+    assert notes and {cn["type"] for cn in notes} == {"pre_payment", "post_payment"}
+    seen, params = [], {"limit": 2}
+    while True:
+        page = client.stripe("GET", "/v1/credit_notes", params=params).json()
+        assert page["object"] == "list" and page["url"] == "/v1/credit_notes" and len(page["data"]) <= 2
+        seen += [cn["id"] for cn in page["data"]]
+        if not page["has_more"]:
+            break
+        params["starting_after"] = page["data"][-1]["id"]
+    assert seen == newest_first(notes)
+    assert client.stripe_list("credit_notes") == sorted(notes, key=lambda r: (r["created"], r["id"]), reverse=True)
+    note = notes[0]
+    assert [cn["id"] for cn in client.stripe_list("credit_notes", invoice=note["invoice"])] == newest_first(
+        [cn for cn in notes if cn["invoice"] == note["invoice"]])
+    assert [cn["id"] for cn in client.stripe_list("credit_notes", customer=note["customer"])] == newest_first(
+        [cn for cn in notes if cn["customer"] == note["customer"]])
+    middle = sorted(cn["created"] for cn in notes)[len(notes) // 2]
+    assert [cn["id"] for cn in client.stripe_list("credit_notes", **{"created[gte]": middle})] == newest_first(
+        [cn for cn in notes if cn["created"] >= middle])
+    assert client.stripe_list("credit_notes", invoice="in_nope") == []
+    r = client.stripe("GET", "/v1/credit_notes", params={"status": "void"})  # not a filter Stripe has
+    assert r.status_code == 400 and r.json()["error"]["param"] == "status"
+
+
+def test_credit_note_retrieve_expand_and_lines(client: SandboxClient, sb: Sandbox):
+    note = sb.world.stripe["credit_notes"][0]
+    invoice = next(i for i in sb.world.stripe["invoices"] if i["id"] == note["invoice"])
+    customer = next(c for c in sb.world.stripe["customers"] if c["id"] == note["customer"])
+    assert client.stripe("GET", f"/v1/credit_notes/{note['id']}").json() == note
+    expanded = client.stripe("GET", f"/v1/credit_notes/{note['id']}",
+                             params={"expand[]": ["invoice", "customer"]}).json()
+    assert expanded == {**note, "invoice": invoice, "customer": customer}
+    nested = client.stripe("GET", f"/v1/credit_notes/{note['id']}", params={"expand[]": "invoice.customer"}).json()
+    assert nested["invoice"] == {**invoice, "customer": customer}
+    listed = client.stripe_list("credit_notes", **{"expand[]": "data.invoice"})
+    assert all(isinstance(cn["invoice"], dict) and cn["invoice"]["id"] for cn in listed)
+    lines = client.stripe("GET", f"/v1/credit_notes/{note['id']}/lines").json()
+    assert lines == {"object": "list", "url": f"/v1/credit_notes/{note['id']}/lines", "has_more": False,
+                     "data": note["lines"]["data"]}
+    missing = client.stripe("GET", "/v1/credit_notes/cn_nope")
+    assert missing.status_code == 404 and missing.json()["error"]["message"] == "No such credit_note: 'cn_nope'"
+    assert client.stripe("GET", "/v1/credit_notes/cn_nope/lines").status_code == 404
+    refused = client.stripe("GET", f"/v1/credit_notes/{note['id']}", params={"expand[]": "lines"})
+    assert refused.status_code == 400 and "cannot be expanded (lines)" in refused.json()["error"]["message"]
+
+
+def test_credit_notes_moved_their_invoices(client: SandboxClient, sb: Sandbox):
+    invoices = {i["id"]: i for i in client.stripe_list("invoices")}
+    for note in client.stripe_list("credit_notes"):
+        inv = invoices[note["invoice"]]
+        if note["type"] == "pre_payment" and note["status"] == "issued":
+            assert inv["pre_payment_credit_notes_amount"] == note["total"]
+            assert inv["amount_due"] == inv["total"] - note["total"]
+            assert inv["amount_remaining"] == inv["amount_due"] - inv["amount_paid"]
+        elif note["status"] == "issued":
+            assert inv["post_payment_credit_notes_amount"] == note["total"]
+            assert inv["status"] == "paid" and inv["amount_paid"] == inv["amount_due"] == inv["total"]
+
+
+def test_subscription_schedules_list_retrieve_and_expand(client: SandboxClient, sb: Sandbox):
+    schedules = sb.world.stripe["subscription_schedules"]
+    assert schedules and {s["status"] for s in schedules} == {"active"}
+    assert [s["id"] for s in client.stripe_list("subscription_schedules")] == newest_first(schedules)
+    one = schedules[0]
+    assert client.stripe("GET", f"/v1/subscription_schedules/{one['id']}").json() == one
+    assert [s["id"] for s in client.stripe_list("subscription_schedules", customer=one["customer"])] == \
+        newest_first([s for s in schedules if s["customer"] == one["customer"]])
+    sub = next(s for s in sb.records("stripe", "subscriptions") if s["id"] == one["subscription"])
+    assert sub["schedule"] == one["id"]
+    expanded = client.stripe("GET", f"/v1/subscription_schedules/{one['id']}",
+                             params={"expand[0]": "subscription", "expand[1]": "customer"}).json()
+    assert expanded["subscription"] == sub and expanded["customer"]["id"] == one["customer"]
+    deep = client.stripe_list("subscription_schedules", **{"expand[]": "data.subscription.latest_invoice"})
+    assert all(s["subscription"]["latest_invoice"]["object"] == "invoice" for s in deep)
+    back = client.stripe("GET", f"/v1/subscriptions/{sub['id']}", params={"expand[]": "schedule"}).json()
+    assert back["schedule"] == one
+    r = client.stripe("GET", "/v1/subscription_schedules", params={"scheduled": "maybe"})
+    assert r.status_code == 400 and r.json()["error"] == {
+        "type": "invalid_request_error", "message": "Invalid boolean: maybe", "param": "scheduled"}
+    r = client.stripe("GET", "/v1/subscription_schedules", params={"status": "active"})  # not a Stripe filter
+    assert r.status_code == 400 and r.json()["error"]["param"] == "status"
+
+
+def test_subscription_schedule_filters_as_stripe_has_them(autumn: tuple[Sandbox, SandboxClient]):
+    sb, client = autumn
+    schedules = sb.records("stripe", "subscription_schedules")
+    statuses = {s["status"] for s in schedules}
+    assert {"active", "completed", "released", "not_started"} <= statuses
+    ids = lambda rows: sorted(r["id"] for r in rows)  # noqa: E731
+    assert ids(client.stripe_list("subscription_schedules")) == ids(schedules)  # none hidden
+    assert ids(client.stripe_list("subscription_schedules", scheduled="true")) == ids(
+        s for s in schedules if s["status"] == "not_started")
+    assert ids(client.stripe_list("subscription_schedules", scheduled="false")) == ids(
+        s for s in schedules if s["status"] != "not_started")
+    for field, status in (("completed_at", "completed"), ("released_at", "released")):
+        ended = [s for s in schedules if s["status"] == status]
+        assert ids(client.stripe_list("subscription_schedules", **{f"{field}[gte]": 0})) == ids(ended)
+        first = min(s[field] for s in ended)
+        assert ids(client.stripe_list("subscription_schedules", **{field: first})) == ids(
+            s for s in ended if s[field] == first)
+        assert client.stripe_list("subscription_schedules", **{f"{field}[lt]": first}) == []
+    assert client.stripe_list("subscription_schedules", **{"canceled_at[gte]": 0}) == []  # none canceled yet
+    released = next(s for s in schedules if s["status"] == "released")
+    assert released["subscription"] is None and released["released_subscription"]
+    voided = [cn for cn in client.stripe_list("credit_notes") if cn["status"] == "void"]
+    assert voided and all(cn["voided_at"] for cn in voided)
