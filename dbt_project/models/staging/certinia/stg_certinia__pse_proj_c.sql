@@ -1,3 +1,5 @@
+{%- set cols = staging_raw_columns('raw_certinia', 'pse_proj_c') -%}
+
 with
 
 source as (
@@ -16,11 +18,16 @@ renamed as (
         pse__account__c as account_id,
         pse__opportunity__c as opportunity_id,
         legal_entity__c as legal_entity_id,
+        {{ staging_column(cols, 'contract__c', 'varchar') }} as contract_id,
+        {{ staging_column(cols, 'pse__project_manager__c', 'varchar') }} as project_manager_id,
+        cast('certinia' as varchar) as source_system,
 
         ----------  strings
         name as project_name,
         pse__billing_type__c as billing_type,
         pse__stage__c as stage,
+        {{ staging_column(cols, 'pse__project_type__c', 'varchar') }} as project_type,
+        {{ staging_column(cols, 'tax_nexus__c', 'varchar') }} as tax_nexus,
         upper(currency_iso_code) as currency,
 
         ----------  booleans

@@ -1,3 +1,5 @@
+{%- set cols = staging_raw_columns('raw_netsuite', 'subsidiary') -%}
+
 with
 
 source as (
@@ -13,9 +15,12 @@ renamed as (
         ----------  ids
         cast(id as varchar) as subsidiary_id,
         cast(currency as varchar) as currency_id,
+        {{ staging_column(cols, 'parent', 'varchar') }} as parent_subsidiary_id,
+        cast('netsuite' as varchar) as source_system,
 
         ----------  strings
         name as subsidiary_name,
+        {{ staging_column(cols, 'fullname', 'varchar') }} as full_name,
         country,
 
         ----------  booleans (SuiteQL renders them as 'T' / 'F')

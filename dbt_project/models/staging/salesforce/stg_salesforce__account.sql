@@ -1,3 +1,5 @@
+{%- set cols = staging_raw_columns('raw_salesforce', 'account') -%}
+
 with
 
 source as (
@@ -13,12 +15,16 @@ renamed as (
         ----------  ids
         id as account_id,
         legal_entity__c as legal_entity_id,
+        {{ staging_column(cols, 'parent_id', 'varchar') }} as parent_account_id,
+        {{ staging_column(cols, 'account_number', 'varchar') }} as account_number,
+        cast('salesforce' as varchar) as source_system,
 
         ----------  strings
         name as account_name,
         type as account_type,
         industry,
         billing_country,
+        {{ staging_column(cols, 'billing_state', 'varchar') }} as billing_state,
         upper(currency_iso_code) as currency,
 
         ----------  booleans

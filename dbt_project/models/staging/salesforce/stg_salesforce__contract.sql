@@ -1,4 +1,5 @@
 {%- set src = source('raw_salesforce', 'contract') -%}
+{%- set cols = staging_raw_columns('raw_salesforce', 'contract') -%}
 
 with
 
@@ -18,16 +19,20 @@ renamed as (
         sbqq__opportunity__c as opportunity_id,
         legal_entity__c as legal_entity_id,
         contract_number,
+        {{ staging_column(cols, 'sbqq__quote__c', 'varchar') }} as quote_id,
+        cast('salesforce' as varchar) as source_system,
 
         ----------  strings
         status,
         billing_model__c as billing_model,
         billing_frequency__c as billing_frequency,
+        {{ staging_column(cols, 'payment_terms__c', 'varchar') }} as payment_terms,
         upper(currency_iso_code) as currency,
 
         ----------  numerics
-        {{ source_column(src, 'contract_term', 'integer') }} as term_months,
-        {{ source_column(src, 'contract_amount__c', 'decimal(18, 2)') }} as contract_amount,
+        {{ staging_column(cols, 'contract_term', 'integer') }} as term_months,
+        {{ staging_column(cols, 'contract_amount__c', 'decimal(18, 2)') }} as contract_amount,
+        {{ staging_column(cols, 'contract_version__c', 'integer') }} as contract_version,
 
         ----------  booleans
         coalesce(is_deleted, false) as is_deleted,
@@ -35,7 +40,7 @@ renamed as (
         ----------  dates and timestamps (UTC)
         cast(start_date as date) as start_date,
         cast(end_date as date) as end_date,
-        {{ to_utc_timestamp(source_column(src, 'activated_date', 'timestamptz')) }} as activated_at,
+        {{ to_utc_timestamp(staging_column(cols, 'activated_date', 'timestamptz')) }} as activated_at,
         {{ to_utc_timestamp('created_date') }} as created_at,
         {{ to_utc_timestamp('last_modified_date') }} as last_modified_at,
         {{ to_utc_timestamp('system_modstamp') }} as system_modstamp

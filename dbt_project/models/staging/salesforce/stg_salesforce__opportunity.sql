@@ -1,4 +1,5 @@
 {%- set src = source('raw_salesforce', 'opportunity') -%}
+{%- set cols = staging_raw_columns('raw_salesforce', 'opportunity') -%}
 
 with
 
@@ -15,16 +16,20 @@ renamed as (
         ----------  ids
         id as opportunity_id,
         account_id,
+        {{ staging_column(cols, 'sbqq__primary_quote__c', 'varchar') }} as primary_quote_id,
+        {{ staging_column(cols, 'sbqq__amended_contract__c', 'varchar') }} as amended_contract_id,
+        cast('salesforce' as varchar) as source_system,
 
         ----------  strings
         name as opportunity_name,
         stage_name,
         type as opportunity_type,
+        {{ staging_column(cols, 'billing_model__c', 'varchar') }} as billing_model,
         upper(currency_iso_code) as currency,
 
         ----------  numerics
-        {{ source_column(src, 'amount', 'decimal(18, 2)') }} as amount,
-        {{ source_column(src, 'probability', 'decimal(5, 2)') }} as probability_pct,
+        {{ staging_column(cols, 'amount', 'decimal(18, 2)') }} as amount,
+        {{ staging_column(cols, 'probability', 'decimal(5, 2)') }} as probability_pct,
 
         ----------  booleans
         coalesce(is_closed, false) as is_closed,

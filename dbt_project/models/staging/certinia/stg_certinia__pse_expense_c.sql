@@ -1,0 +1,50 @@
+{%- set cols = staging_raw_columns('raw_certinia', 'pse_expense_c') -%}
+
+with
+
+source as (
+
+    select * from {{ source('raw_certinia', 'pse_expense_c') }}
+
+),
+
+renamed as (
+
+    select
+
+        ----------  ids
+        cast(id as varchar) as expense_id,
+        {{ staging_column(cols, 'pse__project__c', 'varchar') }} as project_id,
+        {{ staging_column(cols, 'pse__resource__c', 'varchar') }} as resource_id,
+        {{ staging_column(cols, 'pse__assignment__c', 'varchar') }} as assignment_id,
+        {{ staging_column(cols, 'pse__billing_event_item__c', 'varchar') }} as billing_event_item_id,
+        cast('certinia' as varchar) as source_system,
+
+        ----------  strings
+        {{ staging_column(cols, 'name', 'varchar') }} as expense_name,
+        {{ staging_column(cols, 'pse__type__c', 'varchar') }} as expense_type,
+        {{ staging_column(cols, 'pse__status__c', 'varchar') }} as status,
+        upper({{ staging_column(cols, 'currency_iso_code', 'varchar') }}) as currency,
+
+        ----------  numerics
+        {{ staging_column(cols, 'pse__amount__c', 'decimal(18, 2)') }} as amount,
+        {{ staging_column(cols, 'pse__billing_amount__c', 'decimal(18, 2)') }} as billing_amount,
+
+        ----------  booleans
+        {{ staging_flag(cols, 'pse__billable__c') }} as is_billable,
+        {{ staging_flag(cols, 'pse__approved__c') }} as is_approved,
+        {{ staging_flag(cols, 'pse__billed__c') }} as is_billed,
+        coalesce(is_deleted, false) as is_deleted,
+
+        ----------  dates and timestamps (UTC)
+        {{ staging_column(cols, 'pse__expense_date__c', 'date') }} as expense_date,
+        {{ staging_column(cols, 'approved_date__c', 'date') }} as approved_date,
+        {{ to_utc_timestamp('created_date') }} as created_at,
+        {{ to_utc_timestamp('last_modified_date') }} as last_modified_at,
+        {{ to_utc_timestamp('system_modstamp') }} as system_modstamp
+
+    from source
+
+)
+
+select * from renamed
