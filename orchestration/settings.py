@@ -5,6 +5,7 @@
 | ``Q2C_WAREHOUSE_PATH`` | ``warehouse/q2c.duckdb`` | the DuckDB warehouse file |
 | ``Q2C_DESTINATION`` | ``duckdb`` | where dlt loads the raw layer: ``duckdb`` (that file) or ``postgres`` |
 | ``Q2C_POSTGRES_DSN`` | dlt's ``destination.postgres.credentials`` | the PostgreSQL connection (never logged) |
+| ``Q2C_DBT_TARGET`` | ``Q2C_DESTINATION`` | the dbt target: ``duckdb`` or ``postgres`` (``orchestration.dbt_project``) |
 | ``Q2C_SANDBOX_DIR`` | ``warehouse/sandbox`` | the sandbox's state (URLs, CA bundle, what was written to it) |
 | ``Q2C_TARGET`` | ``sandbox`` | ``sandbox``: connect to the running sandbox; ``live``: use dlt config/secrets only |
 | ``Q2C_AS_OF_DATE`` | the sandbox clock, else today | the reporting date of date-relative models |

@@ -6,7 +6,6 @@ tests, CI, ``make demo``); ``prepare_if_dev`` covers ``dagster dev``.
 """
 
 import json
-import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -14,7 +13,7 @@ from dagster import AssetExecutionContext, AssetSpec, Definitions
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration import sandbox_link, settings
-from orchestration.dbt_project import dbt_project, dbt_target, ensure_dbt_on_path
+from orchestration.dbt_project import configure_profile, dbt_project, dbt_target, ensure_dbt_on_path
 
 LAYER_OWNERS = {"staging": "team:data-platform", "canonical": "team:data-platform",
                 "marts": "team:finance-systems", "controls": "team:revenue-assurance",
@@ -41,8 +40,8 @@ def dbt_vars() -> dict[str, str]:
 @dbt_assets(manifest=dbt_project().manifest_path, project=dbt_project(),
             dagster_dbt_translator=LayerTranslator(), pool=settings.DUCKDB_POOL, name="q2c_dbt")
 def q2c_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-    os.environ["Q2C_WAREHOUSE_PATH"] = str(settings.warehouse_path())  # the profile reads it
-    context.log.info(f"dbt build with vars {dbt_vars()}")
+    configure_profile()  # the profile's connection, from the warehouse settings (never logged)
+    context.log.info(f"dbt build on target {dbt_target()} with vars {dbt_vars()}")
     yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars())], context=context).stream()
 
 

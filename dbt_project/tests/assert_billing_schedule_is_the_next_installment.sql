@@ -33,11 +33,7 @@ checked as (
     select
         lines.*,
         contracts.term_months,
-        cast(
-            (contracts.contract_amount_minor - contracts.contract_amount_minor % contracts.term_months)
-            / contracts.term_months
-            as bigint
-        ) as equal_share,
+        {{ q2c_int_div('contracts.contract_amount_minor', 'contracts.term_months') }} as equal_share,
         contracts.contract_amount_minor
     from lines
     left join contracts

@@ -117,7 +117,10 @@ def test_a_bad_row_fails_the_gx_check_and_blocks_the_crm_writeback(sandbox, q2c_
     crm_writes = len(sandbox.writes("salesforce"))
     summary = summarize(run_pipeline())
     assert not summary.success
-    assert summary.checks_failed == ["marts/invoice_payment_status:gx_invoice_payment_status"]
+    # Caught twice: staging's accepted currencies (a warning) and the mart's GX suite (blocking).
+    assert sorted(summary.checks_failed) == [
+        "marts/invoice_payment_status:gx_invoice_payment_status",
+        "staging/stg_stripe__invoices:accepted_values_stg_stripe__invoices_currency__USD__GBP__EUR"]
     assert "crm/invoice_payment_status" not in summary.written_back
     assert len(sandbox.writes("salesforce")) == crm_writes
     assert summary.written_back.get("billing/billing_schedule") == 0  # unaffected, and nothing new to send

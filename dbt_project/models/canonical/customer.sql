@@ -27,7 +27,7 @@ netsuite_ranked as (
         netsuite_customer_id,
         row_number() over (
             partition by salesforce_account_id
-            order by last_modified_at desc, netsuite_customer_id
+            order by last_modified_at desc nulls last, {{ q2c_sort_key('netsuite_customer_id') }}
         ) as rn
     from netsuite_customers
     where not is_deleted and salesforce_account_id is not null
@@ -41,7 +41,7 @@ stripe_ranked as (
         stripe_customer_id,
         row_number() over (
             partition by salesforce_account_id
-            order by created_at desc, stripe_customer_id
+            order by created_at desc nulls last, {{ q2c_sort_key('stripe_customer_id') }}
         ) as rn
     from stripe_customers
     where not is_deleted and salesforce_account_id is not null

@@ -75,10 +75,7 @@ installments as (
     select
         stripe_contracts.*,
         month_offsets.n as installment_index,
-        cast(
-            (contract_amount_minor - (contract_amount_minor % term_months)) / term_months
-            as bigint
-        ) as equal_share_minor,
+        {{ q2c_int_div('contract_amount_minor', 'term_months') }} as equal_share_minor,
         cast({{ dbt.dateadd('month', 'month_offsets.n', 'stripe_contracts.start_date') }} as date)
             as period_start_date,
         cast(
@@ -106,11 +103,20 @@ future_installments as (
 
 ),
 
+ranked_installments as (
+
+    select
+        future_installments.*,
+        row_number() over (partition by contract_id order by installment_index) as installment_rank
+    from future_installments
+
+),
+
 next_installments as (
 
     select *
-    from future_installments
-    qualify row_number() over (partition by contract_id order by installment_index) = 1
+    from ranked_installments
+    where installment_rank = 1
 
 ),
 
