@@ -60,6 +60,7 @@ netsuite_invoices as (
         t.transaction_date as invoice_date,
         t.due_date,
         t.total_amount,
+        0 as credited_amount,  -- NetSuite credit memos: not yet applied in the canonical model
         case t.status
             when 'Paid In Full' then 'paid'
             when 'Open' then 'open'
@@ -95,6 +96,8 @@ stripe_issued_invoices as (
         cast(coalesce(i.finalized_at, i.created_at) as date) as invoice_date,
         i.due_date,
         i.total_amount,
+        -- Credit notes issued before payment lower what is due (Stripe amount_due = total - these).
+        coalesce(i.pre_payment_credit_notes_amount, 0) as credited_amount,
         i.status,
         i.status as source_status,
         coalesce(i.voided_at, i.paid_at, i.finalized_at, i.created_at) as source_updated_at
@@ -129,6 +132,7 @@ final as (
         invoice_date,
         due_date,
         cast(total_amount as decimal(18, 2)) as total_amount,
+        cast(credited_amount as decimal(18, 2)) as credited_amount,
         status,
         source_status,
         source_updated_at

@@ -1,6 +1,7 @@
 {#
     Payment status and AR ageing of every canonical invoice as of q2c_as_of_date().
     Ageing is by due date (reference/domain.md §3.1):
+        open_amount = total - credited (credit notes before payment) - paid
         days_past_due = as_of - due_date            (open invoices past due; else 0)
         bucket = paid    when nothing is open
                  current when due_date >= as_of
@@ -48,7 +49,8 @@ amounts as (
         invoices.*,
         as_of.as_of_date,
         coalesce(payments_per_invoice.paid_amount, 0) as paid_amount,
-        invoices.total_amount - coalesce(payments_per_invoice.paid_amount, 0) as open_amount,
+        invoices.total_amount - invoices.credited_amount - coalesce(payments_per_invoice.paid_amount, 0)
+            as open_amount,
         payments_per_invoice.last_payment_date,
         {{ dbt.datediff('invoices.due_date', 'as_of.as_of_date', 'day') }} as days_after_due
     from invoices
@@ -98,6 +100,7 @@ final as (
         cast(invoice_date as date) as invoice_date,
         cast(due_date as date) as due_date,
         cast(total_amount as decimal(18, 2)) as total_amount,
+        cast(credited_amount as decimal(18, 2)) as credited_amount,
         cast(paid_amount as decimal(18, 2)) as paid_amount,
         cast(open_amount as decimal(18, 2)) as open_amount,
         cast(last_payment_date as date) as last_payment_date,
