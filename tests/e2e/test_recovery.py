@@ -85,6 +85,28 @@ def test_changed_and_soft_deleted_records_arrive_on_the_next_run(sandbox, q2c_en
     assert opps == len(sandbox.records("salesforce", "Opportunity"))
 
 
+def test_an_amended_contract_keeps_its_earlier_terms_in_the_snapshot(sandbox, q2c_env):
+    """The contract-terms snapshot closes the old version and opens the new one; history is never lost."""
+    from orchestration.runner import run_pipeline
+
+    contract = next(c for c in sandbox.records("salesforce", "Contract") if not c["IsDeleted"])
+    old_amount = contract["Contract_Amount__c"]
+    later = (datetime.now(UTC) + timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    sandbox.patch_record("salesforce", "Contract", contract["Id"], Contract_Amount__c=old_amount + 1000,
+                         SystemModstamp=later, LastModifiedDate=later)
+    assert run_pipeline().success
+    with _warehouse(q2c_env) as con:
+        versions = con.execute(
+            "select contract_amount, dbt_valid_to is null from snapshots.contract_terms_history "
+            "where contract_id = ? order by dbt_valid_from", [contract["Id"]]).fetchall()
+        (current, contracts) = con.execute(
+            "select count(*) filter (where dbt_valid_to is null), count(distinct contract_id) "
+            "from snapshots.contract_terms_history").fetchone()
+    assert [(float(a), is_current) for a, is_current in versions] == [
+        (float(old_amount), False), (float(old_amount + 1000), True)]
+    assert current == contracts == len(sandbox.records("salesforce", "Contract"))
+
+
 def test_quarantined_records_warn_on_their_raw_asset_and_block_nothing(sandbox, q2c_env):
     """Drift makes a field's values unloadable: the records go to quarantine, the run goes on, the check warns."""
     from orchestration.runner import run_pipeline, summarize
