@@ -29,6 +29,7 @@ from dlt.sources.sql_database import TableLoader
 from dlt.sources.sql_database.arrow_helpers import row_tuples_to_arrow
 
 from ingestion.contract import Contract, ResourceRun
+from ingestion.deletions import deletes, warehouse_keys
 from ingestion.legacy_erp import arrow
 from ingestion.legacy_erp.helpers import (
     KEY_CHUNK,
@@ -41,7 +42,6 @@ from ingestion.legacy_erp.helpers import (
     parse_stamp,
     window,
 )
-from ingestion.netsuite.helpers import deletes, warehouse_keys
 
 SYSTEM = "legacy_erp"
 SETTINGS = "q2c_legacy_erp"  # the key of the settings in sql_table's backend_kwargs

@@ -50,16 +50,15 @@ import dlt
 from dlt.extract.resource import DltResource
 
 from ingestion.contract import Contract, ResourceRun, batched
+from ingestion.deletions import deletes, warehouse_keys
 from ingestion.netsuite.helpers import (
     INCREMENTAL_TABLES,
     REFERENCE_TABLES,
     TABLES,
     NetSuiteClient,
     NsTable,
-    deletes,
     normalize_dates,
     suiteql_timestamp,
-    warehouse_keys,
 )
 
 __all__ = ["INCREMENTAL_TABLES", "REFERENCE_TABLES", "TABLES", "netsuite_source", "suiteql_timestamp"]

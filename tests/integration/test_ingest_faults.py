@@ -69,7 +69,7 @@ def test_throttling_errors_and_dropped_connections_are_retried(sb: Sandbox, q2c_
     finally:
         counts = sb.fault_counts()["salesforce"]
         sb.clear_faults("salesforce")
-    assert counts.get("rate_limit", 0) > 0 and counts.get("error", 0) + counts.get("error_rate", 0) > 0
+    assert counts.get("rate_limit", 0) > 0 and counts.get("error_rate", 0) > 0 and counts.get("drop_rate", 0) > 0
     assert _contents(db) == clean
 
 
