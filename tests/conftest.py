@@ -34,3 +34,11 @@ def q2c_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def world_builds(tmp_path_factory: pytest.TempPathFactory):
+    """Full dbt builds of sandbox worlds, one per (seed, scale) for the whole session (tests/fixtures/dbt_build.py)."""
+    from tests.fixtures.dbt_build import WorldBuilds
+
+    return WorldBuilds(tmp_path_factory.mktemp("dbt_worlds"))

@@ -8,90 +8,24 @@ from the world's records and its anomaly ledger.
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import subprocess
-import sys
 from calendar import monthrange
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
-import duckdb
 import pytest
 
-_REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(_REPO_ROOT) not in sys.path:  # tests/ is not a package; make `tests.fixtures` importable
-    sys.path.insert(0, str(_REPO_ROOT))
+from sandbox.world import World
+from tests.fixtures.dbt_build import AS_OF, Built
 
-from sandbox.world import World  # noqa: E402
-from tests.fixtures.raw_world import load_raw_world  # noqa: E402
-
-DBT_PROJECT_DIR = _REPO_ROOT / "dbt_project"
-AS_OF = date(2026, 6, 30)  # the sandbox world's default clock
 CENT = Decimal("0.01")
 
 
-def _dbt_executable() -> str:
-    beside_python = Path(sys.executable).parent / "dbt"
-    return str(beside_python) if beside_python.exists() else (shutil.which("dbt") or "dbt")
-
-
-def run_dbt(warehouse: Path, work_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`dbt <args>` against `warehouse`, with target and log files under `work_dir`."""
-    env = dict(
-        os.environ, Q2C_WAREHOUSE_PATH=str(warehouse.resolve()), DBT_SEND_ANONYMOUS_USAGE_STATS="false"
-    )
-    cmd = [
-        _dbt_executable(),
-        *args,
-        "--project-dir",
-        str(DBT_PROJECT_DIR),
-        "--profiles-dir",
-        str(DBT_PROJECT_DIR),
-        "--target-path",
-        str(work_dir / "target"),
-        "--log-path",
-        str(work_dir / "logs"),
-        "--vars",
-        f'{{as_of_date: "{AS_OF.isoformat()}"}}',
-    ]
-    proc = subprocess.run(cmd, cwd=_REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
-    return proc
-
-
-@dataclass
-class Built:
-    world: World
-    warehouse: Path
-
-    def query(self, sql: str) -> list[tuple]:
-        with duckdb.connect(str(self.warehouse), read_only=True) as con:
-            return con.execute(sql).fetchall()
-
-
-def _build(tmp_path_factory: pytest.TempPathFactory, seed: int, *select: str) -> Built:
-    work = tmp_path_factory.mktemp(f"dbt_seed{seed}")
-    warehouse = work / "warehouse.duckdb"
-    world = load_raw_world(warehouse, seed=seed)
-    selection = ("--select", *select, "--indirect-selection", "cautious") if select else ()
-    run_dbt(warehouse, work, "build", *selection)
-    return Built(world, warehouse)
-
-
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    """Seed 42, the whole project built and tested."""
-    return _build(tmp_path_factory, 42)
-
-
-@pytest.fixture(scope="module")
-def built_seed7(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    """Seed 7, only what the project-provisioning control needs."""
-    return _build(tmp_path_factory, 7, "+ctl_contract_without_project")
+def built(world_builds) -> Built:
+    """Seed 42 at scale 1, the whole project built and tested (shared with the other dbt tests)."""
+    return world_builds.get(42, 1.0)
 
 
 # ---------------------------------------------------------------- expectations from the world
@@ -203,12 +137,6 @@ def expected_billing_lines(world: World, as_of: date) -> dict[str, tuple[str, in
     return lines
 
 
-def _ledger_contract_ids(world: World) -> set[str]:
-    return {
-        e["objects"]["contract_id"] for e in world.ledger if e["kind"] == "contract_activated_without_project"
-    }
-
-
 # ---------------------------------------------------------------- tests
 
 
@@ -310,27 +238,6 @@ def test_crm_payload_mirrors_the_mart(built: Built) -> None:
     assert rows
     for inv_id, ext_id, p_open, m_open, p_bucket, m_bucket, p_acc, m_acc, hash_len in rows:
         assert (ext_id, p_open, p_bucket, p_acc, hash_len) == (inv_id, m_open, m_bucket, m_acc, 32)
-
-
-@pytest.mark.parametrize("which", ["built", "built_seed7"])
-def test_project_provisioning_control_equals_the_ledger(which: str, request: pytest.FixtureRequest) -> None:
-    b: Built = request.getfixturevalue(which)
-    expected = _ledger_contract_ids(b.world)
-    assert expected, "the world should inject at least one contract without a project"
-    rows = b.query(
-        "select contract_id, rule_id, control_point, owner_team, severity, days_since_activation, "
-        "as_of_date, exception_id from controls.ctl_contract_without_project"
-    )
-    assert {r[0] for r in rows} == expected
-    for _, rule, point, team, severity, days, as_of, exc_id in rows:
-        assert (rule, point, team, severity, as_of) == (
-            "PP-001",
-            "project_provisioning",
-            "Delivery Operations",
-            "high",
-            AS_OF,
-        )
-        assert days > 14 and len(exc_id) == 32
 
 
 def test_billing_schedule_matches_python(built: Built) -> None:
