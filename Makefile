@@ -59,9 +59,11 @@ lock:
 ## Benchmarks (not part of `make test`): figures go to bench/results/ and docs/performance.md.
 BENCH_SCALE ?= 10
 INGEST_SCALES ?= 20 75
+DBT_BENCH_SCALE ?= 215
 bench: install
 	$(PY) -m bench.sandbox_serving --scale $(BENCH_SCALE)
 	$(PY) -m bench.ingestion --scales $(INGEST_SCALES)
+	$(PY) -m bench.dbt_build --scale $(DBT_BENCH_SCALE)
 
 clean:
 	rm -rf warehouse .dagster_home dbt_project/target dbt_project/logs

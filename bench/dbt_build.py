@@ -1,0 +1,167 @@
+"""The dbt project at volume: a full build, then an incremental build after one sandbox day.
+
+    python -m bench.dbt_build [--scale 215] [--out bench/results/dbt_build.json]
+
+One sandbox is started at ``--scale`` (timecard splits grow about as scale**1.5; scale 215 serves
+about 5.5 M). Every step runs in a child process of its own, so its time and peak memory
+(VmHWM) are its own:
+
+1. ``load``: the five sources through the real ingestion pipelines into one DuckDB file;
+2. ``dbt full``: ``dbt build`` on the fresh warehouse (every model, incremental ones from
+   scratch, every test);
+3. the sandbox clock moves one day; ``load`` again (the sources' incremental cursors);
+4. ``dbt incremental``: ``dbt build`` again (incremental models merge what changed; the other
+   models and the tests run as they always do).
+
+Reported: rows and splits, each step's seconds and peak RSS, and incremental / full dbt time
+(target <= 10 %). Ratios measured in one run are what to compare: the machine is shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.ingestion import peak_rss_mb
+
+RESULTS = Path(__file__).parent / "results"
+SPLITS = "pse__Timecard__c"
+
+
+# ------------------------------------------------------------------ children
+
+def _child_load(state_dir: Path, db: Path) -> dict[str, Any]:
+    from ingestion import pipelines
+    from orchestration import sandbox_link
+
+    os.environ.update(sandbox_link.source_environment(sandbox_link.read_state(state_dir)))
+    started = time.perf_counter()
+    rows: dict[str, int] = {}
+    for system in pipelines.SOURCES:
+        info = pipelines.run(system, db, db.parent / "dlt")
+        info.raise_on_failed_jobs()
+        counts = info.pipeline.last_trace.last_normalize_info.row_counts if info.pipeline.last_trace else {}
+        rows[system] = sum(n for table, n in counts.items() if not table.startswith("_dlt"))
+        print(f"  loaded {system}: {rows[system]:,} rows", file=sys.stderr, flush=True)
+    return {"seconds": time.perf_counter() - started, "rows": rows}
+
+
+def _child_dbt(as_of: str, db: Path) -> dict[str, Any]:
+    from dbt.cli.main import dbtRunner
+
+    from orchestration import settings
+
+    target = db.parent / "dbt_target"
+    args = ["build", "--project-dir", str(settings.DBT_PROJECT_DIR), "--profiles-dir", str(settings.DBT_PROJECT_DIR),
+            "--target-path", str(target), "--log-path", str(db.parent / "dbt_logs"),
+            "--vars", json.dumps({"as_of_date": as_of}), "--quiet"]
+    os.environ["Q2C_WAREHOUSE_PATH"] = str(db)
+    started = time.perf_counter()
+    result = dbtRunner().invoke(args)
+    seconds = time.perf_counter() - started
+    if not result.success:
+        failed = [r.node.unique_id for r in (result.result or []) if str(r.status) in ("error", "fail")]
+        raise RuntimeError(f"dbt build failed: {failed[:20]} {result.exception or ''}")
+    nodes = list(result.result or [])
+    slowest = sorted(((r.execution_time, r.node.unique_id) for r in nodes), reverse=True)[:8]
+    return {"seconds": seconds, "nodes": len(nodes),
+            "slowest": [{"node": n, "seconds": round(s, 2)} for s, n in slowest]}
+
+
+def child_main(kind: str, arg: str, db: Path) -> None:
+    out = _child_load(Path(arg), db) if kind == "load" else _child_dbt(arg, db)
+    out["peak_rss_mb"] = peak_rss_mb()
+    print(json.dumps(out))
+
+
+def _run_child(kind: str, arg: str, db: Path) -> dict[str, Any]:
+    env = {**os.environ, "DLT_TELEMETRY": "false", "RUNTIME__LOG_LEVEL": "WARNING",
+           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    proc = subprocess.run([sys.executable, "-m", "bench.dbt_build", "--child", kind, arg, str(db)],
+                          stdout=subprocess.PIPE, text=True, env=env, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{kind} child failed (exit {proc.returncode})")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# ------------------------------------------------------------------ driver
+
+def run(scale: float, workdir: Path) -> dict[str, Any]:
+    from sandbox.server import Sandbox
+
+    started = time.perf_counter()
+    state_dir = workdir / "sandbox"
+    db = workdir / "warehouse" / "q2c.duckdb"
+    db.parent.mkdir(parents=True)
+    with Sandbox(state_dir, seed=42, scale=scale) as sb:
+        start_s = time.perf_counter() - started
+        splits = sb.status()["counts"]["salesforce"][SPLITS]
+        print(f"scale {scale:g}: sandbox up in {start_s:.0f} s serving {splits:,} splits", flush=True)
+        load = _run_child("load", str(state_dir), db)
+        print(f"  full load: {sum(load['rows'].values()):,} rows in {load['seconds']:.0f} s", flush=True)
+        full = _run_child("dbt", sb.clock.isoformat(), db)
+        print(f"  dbt build (full): {full['nodes']} nodes in {full['seconds']:.1f} s", flush=True)
+        sb.advance(1)
+        load_inc = _run_child("load", str(state_dir), db)
+        print(f"  incremental load after one day: {sum(load_inc['rows'].values()):,} rows in "
+              f"{load_inc['seconds']:.0f} s", flush=True)
+        inc = _run_child("dbt", sb.clock.isoformat(), db)
+        print(f"  dbt build (incremental): {inc['nodes']} nodes in {inc['seconds']:.1f} s", flush=True)
+    return {
+        "scale": scale, "splits": splits, "sandbox_start_s": round(start_s, 1),
+        "load_s": round(load["seconds"], 1), "rows_loaded": load["rows"],
+        "dbt_full_s": round(full["seconds"], 1), "dbt_full_peak_rss_mb": full["peak_rss_mb"],
+        "incremental_load_s": round(load_inc["seconds"], 1), "incremental_rows_loaded": load_inc["rows"],
+        "dbt_incremental_s": round(inc["seconds"], 1), "dbt_incremental_peak_rss_mb": inc["peak_rss_mb"],
+        "incremental_share_of_full": round(inc["seconds"] / full["seconds"], 3),
+        "warehouse_mb": round(db.stat().st_size / 2**20),
+        "slowest_full": full["slowest"], "slowest_incremental": inc["slowest"],
+    }
+
+
+def render(report: dict[str, Any], command: str) -> str:
+    r = report["run"]
+    lines = [f"Command: `{command}` ({report['machine']})", "",
+             "| scale | splits | load | dbt build (full) | load after 1 day | dbt build (incremental) "
+             "| incremental / full | peak RSS dbt full / incremental | warehouse |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
+             f"| {r['scale']:g} | {r['splits']:,} | {r['load_s']} s | {r['dbt_full_s']} s | {r['incremental_load_s']} s "
+             f"| {r['dbt_incremental_s']} s | {r['incremental_share_of_full']:.1%} "
+             f"| {r['dbt_full_peak_rss_mb']} / {r['dbt_incremental_peak_rss_mb']} MB | {r['warehouse_mb']:,} MB |",
+             "", "Slowest nodes of the full build: " + ", ".join(
+                 f"{s['node'].split('.')[-1]} {s['seconds']} s" for s in r["slowest_full"]),
+             "", "Slowest nodes of the incremental build: " + ", ".join(
+                 f"{s['node'].split('.')[-1]} {s['seconds']} s" for s in r["slowest_incremental"])]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child_main(sys.argv[2], sys.argv[3], Path(sys.argv[4]))
+        return
+    parser = argparse.ArgumentParser(prog="python -m bench.dbt_build", description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=215.0)
+    parser.add_argument("--out", type=Path, default=RESULTS / "dbt_build.json")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="q2c-bench-dbt-"))
+    try:
+        report = {"machine": f"{platform.machine()}, Python {platform.python_version()}, {os.cpu_count()} cores",
+                  "run": run(args.scale, workdir)}
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(render(report, f"python -m bench.dbt_build --scale {args.scale:g}"))
+
+
+if __name__ == "__main__":
+    main()
