@@ -17,6 +17,7 @@ from decimal import Decimal
 import pytest
 
 from sandbox.world import World
+from sandbox.world_model import LEGAL_ENTITIES
 from tests.fixtures.dbt_build import AS_OF, Built
 
 CENT = Decimal("0.01")
@@ -58,22 +59,35 @@ class ExpectedInvoice:
 
 
 def expected_invoices(world: World) -> dict[str, ExpectedInvoice]:
+    """Every invoice the canonical layer should hold, from the world's records: NetSuite CustInvc
+    dated on/after its entity's ERP cut-over, issued Stripe invoices, legacy ERP invoices dated
+    before the cut-over; paid = payments applied, credited = NetSuite credit memos applied /
+    Stripe pre-payment credit notes."""
     currency_symbol = {c["id"]: c["symbol"] for c in world.netsuite["currency"]}
+    entity_of_subsidiary = {le["subsidiary_id"]: le["id"] for le in LEGAL_ENTITIES}
+    entity_of_code = {le["legacy_code"]: le["id"] for le in LEGAL_ENTITIES if le["legacy_code"]}
+    cutover = {le: None if d is None else date.fromisoformat(d) for le, d in world.cutover_dates().items()}
     ns_paid: dict[str, Decimal] = defaultdict(Decimal)
+    ns_credited: dict[str, Decimal] = defaultdict(Decimal)
     for t in world.netsuite["transaction"]:
-        if t["type"] == "CustPymt" and t["custbody_q2c_applied_to"]:
+        if t["type"] in ("CustPymt", "CustCred") and t["custbody_q2c_applied_to"]:
             # What reached the invoice (an overpayment's excess stays unapplied on the payment).
             used = t.get("foreignpaymentamountused")
-            ns_paid[t["custbody_q2c_applied_to"]] += _money(t["foreigntotal"] if used is None else used)
+            amount = _money(t["foreigntotal"] if used is None else used)
+            (ns_paid if t["type"] == "CustPymt" else ns_credited)[t["custbody_q2c_applied_to"]] += amount
     out = {}
     for t in world.netsuite["transaction"]:
         if t["type"] == "CustInvc":
+            cut = cutover[entity_of_subsidiary[t["subsidiary"]]]
+            if cut is not None and date.fromisoformat(t["trandate"]) < cut:
+                continue
             out[f"netsuite:{t['id']}"] = ExpectedInvoice(
                 f"netsuite:{t['id']}",
                 currency_symbol[t["currency"]],
                 date.fromisoformat(t["duedate"]),
                 _money(t["foreigntotal"]),
                 ns_paid[t["id"]],
+                ns_credited[t["id"]],
             )
     for inv in _issued_stripe_invoices(world):
         out[f"stripe:{inv['id']}"] = ExpectedInvoice(
@@ -84,7 +98,25 @@ def expected_invoices(world: World) -> dict[str, ExpectedInvoice]:
             _stripe_major(inv["amount_paid"]),
             _stripe_major(inv.get("pre_payment_credit_notes_amount") or 0),
         )
+    legacy_paid: dict[str, Decimal] = defaultdict(Decimal)
+    for r in world.legacy["AR_RECEIPT"]:
+        legacy_paid[r["APPLIED_INV_NO"]] += _money(r["RCPT_AMT"])
+    for h in world.legacy["AR_INVOICE_HDR"]:
+        cut = cutover[entity_of_code[h["ENTITY_CD"]]]
+        if cut is None or _legacy_date(h["INV_DT"]) >= cut:
+            continue
+        out[f"legacy_erp:{h['INV_NO']}"] = ExpectedInvoice(
+            f"legacy_erp:{h['INV_NO']}",
+            h["CURR_CD"],
+            _legacy_date(h["DUE_DT"]),
+            _stripe_major(h["GROSS_AMT_CENTS"]),
+            legacy_paid[h["INV_NO"]],
+        )
     return out
+
+
+def _legacy_date(yyyymmdd: str) -> date:
+    return date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:8]))
 
 
 def _issued_stripe_invoices(world: World) -> list[dict]:
@@ -151,8 +183,19 @@ def test_models_land_in_their_schemas(built: Built) -> None:
         "canonical.contract",
         "canonical.invoice",
         "canonical.payment",
+        "canonical.payment_application",
+        "canonical.invoice_line",
+        "canonical.billable_event",
+        "canonical.revenue_schedule",
+        "canonical.fx_rate",
+        "canonical.engagement",
+        "canonical.billing_event",
+        "canonical.contract_version",
+        "canonical.resource",
+        "canonical.rate_card",
+        "canonical.coexistence_exceptions",
         "marts.invoice_payment_status",
-        "controls.ctl_contract_without_project",
+        "controls.ctl_project_provisioning",
         "reverse_etl.rev_crm_invoice_payment_status",
         "reverse_etl.rev_billing_schedule",
         "staging.stg_netsuite__transaction",
@@ -160,38 +203,35 @@ def test_models_land_in_their_schemas(built: Built) -> None:
     } <= names
 
 
-def test_invoice_count_is_erp_plus_billing_platform(built: Built) -> None:
-    w = built.world
-    n_custinvc = sum(1 for t in w.netsuite["transaction"] if t["type"] == "CustInvc")
-    n_stripe = len(_issued_stripe_invoices(w))
+def test_invoice_count_is_erps_plus_billing_platform(built: Built) -> None:
+    expected = expected_invoices(built.world)
+    per_system: dict[str, int] = defaultdict(int)
+    for invoice_id in expected:
+        per_system[invoice_id.split(":")[0]] += 1
     counts = dict(built.query("select source_system, count(*) from canonical.invoice group by 1"))
-    assert counts == {"netsuite": n_custinvc, "stripe": n_stripe}
-    assert built.query("select count(*) from marts.invoice_payment_status")[0][0] == n_custinvc + n_stripe
-    assert (
-        built.query("select count(*) from reverse_etl.rev_crm_invoice_payment_status")[0][0]
-        == n_custinvc + n_stripe
-    )
+    assert counts == per_system
+    assert set(per_system) == {"netsuite", "stripe", "legacy_erp"}  # every system contributes
+    assert built.query("select count(*) from marts.invoice_payment_status")[0][0] == len(expected)
+    assert built.query("select count(*) from reverse_etl.rev_crm_invoice_payment_status")[0][0] == len(expected)
 
 
 def test_invoice_and_payment_totals_per_currency_match_the_world(built: Built) -> None:
     w = built.world
+    expected = expected_invoices(w)
     currency_symbol = {c["id"]: c["symbol"] for c in w.netsuite["currency"]}
     invoiced: dict[str, Decimal] = defaultdict(Decimal)
     paid: dict[str, Decimal] = defaultdict(Decimal)  # every payment received
     applied: dict[str, Decimal] = defaultdict(Decimal)  # what of it reached an invoice
+    for inv in expected.values():
+        invoiced[inv.currency] += inv.total
+        applied[inv.currency] += inv.paid
     for t in w.netsuite["transaction"]:
-        currency = currency_symbol[t["currency"]]
-        if t["type"] == "CustInvc":
-            invoiced[currency] += _money(t["foreigntotal"])
-        elif t["type"] == "CustPymt":
-            paid[currency] += _money(t["foreigntotal"])
-            if t["custbody_q2c_applied_to"]:
-                applied[currency] += _money(t["foreignpaymentamountused"])
+        if t["type"] == "CustPymt":
+            paid[currency_symbol[t["currency"]]] += _money(t["foreigntotal"])
     for inv in _issued_stripe_invoices(w):
-        invoiced[inv["currency"].upper()] += _stripe_major(inv["total"])
-        if inv["amount_paid"] > 0:
-            paid[inv["currency"].upper()] += _stripe_major(inv["amount_paid"])
-            applied[inv["currency"].upper()] += _stripe_major(inv["amount_paid"])
+        paid[inv["currency"].upper()] += _stripe_major(inv["amount_paid"])
+    for r in w.legacy["AR_RECEIPT"]:
+        paid[r["CURR_CD"]] += _money(r["RCPT_AMT"])
 
     assert (
         dict(built.query("select currency, sum(total_amount) from canonical.invoice group by 1")) == invoiced

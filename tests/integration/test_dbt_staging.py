@@ -78,7 +78,7 @@ def staged(q2c_env: Path) -> Iterator[Staged]:
         for system in SYSTEMS:
             pipelines.run(system, warehouse_path=warehouse, pipelines_dir=q2c_env / "dlt").raise_on_failed_jobs()
         run_dbt(warehouse, q2c_env, "build", "--select", "staging", "--exclude", "test_type:unit")
-        unit = run_dbt(warehouse, q2c_env, "test", "--select", "test_type:unit")
+        unit = run_dbt(warehouse, q2c_env, "test", "--select", "test_type:unit,staging")
         with duckdb.connect(str(warehouse), read_only=True) as con:
             yield Staged(sb, con, unit)
 

@@ -1,3 +1,10 @@
+{#
+    Contracts: one row per not-deleted CRM (CPQ) contract, with its current terms (after any
+    amendment: contract_amount and contract_version are the latest; contract_version holds each
+    version), its billing model and the system that invoices it. correlation_id = the won
+    opportunity the contract came from.
+#}
+
 with
 
 contracts as (
@@ -32,6 +39,13 @@ final as (
         billing_frequency,
         contract_amount,
         currency,
+        payment_terms,
+        quote_id,
+        contract_version,
+        -- The deal's correlation id: the won opportunity the contract came from (kept through amendments).
+        opportunity_id as correlation_id,
+        'salesforce' as source_system,
+        contract_id as source_id,
         system_modstamp
     from contracts
     where not is_deleted

@@ -1,41 +1,49 @@
 {#
-    Issued customer invoices from every billing system, one row each. The two sources are
-    disjoint (a contract is invoiced by exactly one system, see contract.billing_system) and
-    every source invoice maps to exactly one canonical id `<source_system>:<source_id>`, so
-    nothing is counted twice. Not invoices (yet / any more), hence left out:
-      - NetSuite: statuses Pending Approval, Rejected, Voided;
-      - Stripe: drafts, voided and deleted invoices.
+    Canonical customer invoices: one row per issued source invoice that ERP coexistence routing
+    keeps (invoice_routing.routing_status = 'kept'), from NetSuite, Stripe and the legacy ERP
+    (invoice_candidate holds the per-system rules). Every kept source invoice maps to exactly
+    one canonical id `<source_system>:<source_id>`; an invoice in both ERPs is counted once, and
+    the excluded rows are in coexistence_exceptions.
+
+    Amounts in the invoice (transaction) currency, converted to the legal entity's functional
+    currency and the reporting currency at the rate of the invoice date (macros/fx.sql).
+    open_amount = total - credited - paid is the mart's concern (payments are dated); the
+    source's own open balance is source_open_amount, and a test checks
+    total - credited - applied payments = source_open_amount for every invoice.
+
+    correlation_id: the deal's CRM opportunity - through the invoice's project (engagement),
+    else the billing event's project, else the contract's opportunity.
 #}
 
 with
 
-netsuite_transactions as (
+candidates as (
 
-    select * from {{ ref('stg_netsuite__transaction') }}
-
-),
-
-netsuite_customers as (
-
-    select * from {{ ref('stg_netsuite__customer') }}
+    select * from {{ ref('invoice_candidate') }}
 
 ),
 
-netsuite_currencies as (
+routing as (
 
-    select * from {{ ref('stg_netsuite__currency') }}
-
-),
-
-stripe_invoices as (
-
-    select * from {{ ref('stg_stripe__invoices') }}
+    select * from {{ ref('invoice_routing') }}
 
 ),
 
-stripe_customers as (
+engagements as (
 
-    select * from {{ ref('stg_stripe__customers') }}
+    select * from {{ ref('engagement') }}
+
+),
+
+billing_events as (
+
+    select * from {{ ref('stg_certinia__pse_billing_event_c') }}
+
+),
+
+contracts as (
+
+    select * from {{ ref('stg_salesforce__contract') }}
 
 ),
 
@@ -45,98 +53,64 @@ legal_entities as (
 
 ),
 
-netsuite_invoices as (
+kept as (
 
     select
-        'netsuite:' || t.transaction_id as invoice_id,
-        'netsuite' as source_system,
-        t.transaction_id as source_id,
-        t.transaction_number as invoice_number,
-        c.salesforce_account_id as customer_id,
-        t.salesforce_contract_id as contract_id,
-        t.salesforce_project_id as project_id,
-        le.legal_entity_id,
-        cur.currency_code as currency,
-        t.transaction_date as invoice_date,
-        t.due_date,
-        t.total_amount,
-        0 as credited_amount,  -- NetSuite credit memos: not yet applied in the canonical model
-        case t.status
-            when 'Paid In Full' then 'paid'
-            when 'Open' then 'open'
-            else lower(t.status)
-        end as status,
-        t.status as source_status,
-        t.last_modified_at as source_updated_at
-    from netsuite_transactions as t
-    left join netsuite_customers as c
-        on c.netsuite_customer_id = t.netsuite_customer_id
-    left join netsuite_currencies as cur
-        on cur.currency_id = t.currency_id
-    left join legal_entities as le
-        on le.netsuite_subsidiary_id = t.subsidiary_id
-    where t.transaction_type = 'CustInvc'
-        and not t.is_deleted
-        and coalesce(t.status, '') not in ('Pending Approval', 'Rejected', 'Voided')
-
-),
-
-stripe_issued_invoices as (
-
-    select
-        'stripe:' || i.stripe_invoice_id as invoice_id,
-        'stripe' as source_system,
-        i.stripe_invoice_id as source_id,
-        i.invoice_number,
-        c.salesforce_account_id as customer_id,
-        i.salesforce_contract_id as contract_id,
-        i.salesforce_project_id as project_id,
-        coalesce(i.legal_entity_id, c.legal_entity_id) as legal_entity_id,
-        i.currency,
-        cast(coalesce(i.finalized_at, i.created_at) as date) as invoice_date,
-        i.due_date,
-        i.total_amount,
-        -- Credit notes issued before payment lower what is due (Stripe amount_due = total - these).
-        coalesce(i.pre_payment_credit_notes_amount, 0) as credited_amount,
-        i.status,
-        i.status as source_status,
-        coalesce(i.voided_at, i.paid_at, i.finalized_at, i.created_at) as source_updated_at
-    from stripe_invoices as i
-    left join stripe_customers as c
-        on c.stripe_customer_id = i.stripe_customer_id
-    where not i.is_deleted
-        and i.status not in ('draft', 'void')
-
-),
-
-unioned as (
-
-    select * from netsuite_invoices
-    union all
-    select * from stripe_issued_invoices
+        candidates.*,
+        coalesce(
+            project_engagements.correlation_id,
+            event_engagements.correlation_id,
+            contracts.opportunity_id
+        ) as correlation_id,
+        legal_entities.functional_currency
+    from candidates
+    inner join routing
+        on routing.invoice_id = candidates.invoice_id
+        and routing.routing_status = 'kept'
+    left join engagements as project_engagements
+        on project_engagements.project_id = candidates.project_id
+    left join billing_events
+        on billing_events.billing_event_id = candidates.billing_event_id
+    left join engagements as event_engagements
+        on event_engagements.project_id = billing_events.project_id
+    left join contracts
+        on contracts.contract_id = candidates.contract_id
+        and not contracts.is_deleted
+    left join legal_entities
+        on legal_entities.legal_entity_id = candidates.legal_entity_id
 
 ),
 
 final as (
 
     select
-        invoice_id,
-        source_system,
-        source_id,
-        invoice_number,
-        customer_id,
-        contract_id,
-        project_id,
-        legal_entity_id,
-        currency,
-        invoice_date,
-        due_date,
-        cast(total_amount as decimal(18, 2)) as total_amount,
-        cast(credited_amount as decimal(18, 2)) as credited_amount,
-        status,
-        source_status,
-        source_updated_at
-    from unioned
+        kept.invoice_id,
+        kept.source_system,
+        kept.source_id,
+        kept.invoice_number,
+        kept.customer_id,
+        kept.contract_id,
+        kept.project_id,
+        kept.billing_event_id,
+        kept.legal_entity_id,
+        kept.correlation_id,
+        kept.currency,
+        kept.invoice_date,
+        kept.due_date,
+        kept.subtotal_amount,
+        kept.tax_amount,
+        kept.total_amount,
+        kept.credited_amount,
+        kept.source_open_amount,
+        kept.tax_code,
+        kept.status,
+        kept.source_status,
+        kept.source_updated_at,
+        kept.functional_currency,
+        {{ q2c_fx_columns(['subtotal_amount', 'tax_amount', 'total_amount', 'credited_amount', 'source_open_amount'],
+                          'kept', 'kept.invoice_date') }}
+    from kept
+    {{ q2c_fx_joins('kept.currency', 'kept.functional_currency', 'kept.invoice_date') }}
 
 )
 
