@@ -15,7 +15,8 @@ from dagster import DagsterInstance, ExecuteInProcessResult
 
 from orchestration import settings
 
-CONTROL_RELATIONS = ("controls.ctl_contract_without_project",)
+# The unified control exception queue (docs/controls.md): the summary counts its rows per rule.
+CONTROL_QUEUE = ("controls", "control_exceptions")
 PID_TAG = "q2c/pid"
 HOST_TAG = "q2c/host"
 
@@ -29,7 +30,8 @@ class RunSummary:
     models_built: int = 0
     checks_passed: int = 0
     checks_failed: list[str] = field(default_factory=list)
-    control_exceptions: dict[str, int] = field(default_factory=dict)
+    control_exceptions: dict[str, int] = field(default_factory=dict)  # open exceptions per rule name
+    control_rule_ids: dict[str, str] = field(default_factory=dict)  # rule name -> rule id
     written_back: dict[str, int] = field(default_factory=dict)  # records sent per target
     writeback_failed: dict[str, int] = field(default_factory=dict)
 
@@ -41,8 +43,10 @@ class RunSummary:
                   f"checks passed          {self.checks_passed:>8}",
                   f"checks failed          {len(self.checks_failed):>8}"]
         lines += [f"  failed: {name}" for name in self.checks_failed]
-        lines += ["", "Control exceptions"]
-        lines += [f"  {name:<40} {n:>6}" for name, n in sorted(self.control_exceptions.items())]
+        lines += ["", f"Control exceptions     {sum(n for n in self.control_exceptions.values() if n > 0):>8}"]
+        lines += [f"  {self.control_rule_ids.get(name, ''):<7} {name:<41} {n:>6}"
+                  for name, n in sorted(self.control_exceptions.items(),
+                                        key=lambda item: (self.control_rule_ids.get(item[0], ''), item[0]))]
         lines += ["", "Records written back"]
         for target, n in sorted(self.written_back.items()):
             failed = self.writeback_failed.get(target, 0)
@@ -129,12 +133,15 @@ def summarize(result: ExecuteInProcessResult) -> RunSummary:
     warehouse = settings.warehouse_path()
     if warehouse.exists():
         with duckdb.connect(str(warehouse), read_only=True) as con:
-            for relation in CONTROL_RELATIONS:
-                schema, _, table = relation.partition(".")
-                try:
-                    count = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
-                    summary.control_exceptions[table] = int(count[0]) if count else 0
-                except duckdb.Error:
-                    summary.control_exceptions[table] = -1
+            schema, table = CONTROL_QUEUE
+            try:
+                rows = con.execute(f'select rule_id, rule_name, count(*) from "{schema}"."{table}" '
+                                   'group by rule_id, rule_name').fetchall()
+            except duckdb.Error:  # the queue was not built: say so instead of a count of 0
+                summary.control_exceptions[table] = -1
+            else:
+                for rule_id, rule_name, count in rows:
+                    summary.control_exceptions[rule_name] = int(count)
+                    summary.control_rule_ids[rule_name] = rule_id
     return summary
 
