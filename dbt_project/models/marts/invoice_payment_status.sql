@@ -95,6 +95,8 @@ final as (
         cast(invoice_number as varchar) as invoice_number,
         cast(customer_id as varchar) as customer_id,
         cast(contract_id as varchar) as contract_id,
+        cast(project_id as varchar) as project_id,
+        cast(billing_event_id as varchar) as billing_event_id,
         cast(legal_entity_id as varchar) as legal_entity_id,
         cast(currency as varchar) as currency,
         cast(invoice_date as date) as invoice_date,
