@@ -132,15 +132,19 @@ def test_a_bad_row_fails_the_gx_check_and_blocks_the_crm_writeback(sandbox, q2c_
     from orchestration.runner import run_pipeline, summarize
 
     invoice = sandbox.records("stripe", "invoices")[0]
-    patched = sandbox.patch_record("stripe", "invoices", invoice["id"], currency="jpy")  # a currency no mart allows
+    # A currency no mart allows (and no FX rate exists for). Not a zero-decimal one: its amounts
+    # would stop matching its payments', which the canonical reconciliations catch before the mart.
+    patched = sandbox.patch_record("stripe", "invoices", invoice["id"], currency="chf")
     # Stripe tells of the change through an event (objects carry no updated timestamp); the loader reads events.
     end_of_day = int(datetime.combine(sandbox.clock, datetime.max.time(), UTC).timestamp())
     sandbox.store.emit_event("invoice.updated", patched, end_of_day, {"currency": invoice["currency"]})
     crm_writes = len(sandbox.writes("salesforce"))
     summary = summarize(run_pipeline())
     assert not summary.success
-    # Caught twice: staging's accepted currencies (a warning) and the mart's GX suite (blocking).
+    # Caught three times: staging's accepted currencies and the missing FX rate (warnings), and
+    # the mart's GX suite (blocking).
     assert sorted(summary.checks_failed) == [
+        "canonical/invoice:assert_every_fact_has_its_fx_rates",
         "marts/invoice_payment_status:gx_invoice_payment_status",
         "staging/stg_stripe__invoices:accepted_values_stg_stripe__invoices_currency__USD__GBP__EUR"]
     assert "crm/invoice_payment_status" not in summary.written_back
