@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -25,6 +23,7 @@ import psycopg2
 import pytest
 from psycopg2 import sql
 
+from tests.fixtures.dbt_build import dbt_executable
 from tests.support.postgres import SUPERUSER, PostgresServer, postgres_server  # noqa: F401  (the fixture)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -32,11 +31,6 @@ DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 DATABASE = "q2c_dbt"  # its own database: the session's server also serves other modules' loads
 SYSTEMS = ("salesforce", "certinia", "stripe", "netsuite", "legacy_erp")
 MODEL_SCHEMAS = ("staging", "canonical", "marts", "controls", "reverse_etl")
-
-
-def _dbt_executable() -> str:
-    beside_python = Path(sys.executable).parent / "dbt"
-    return str(beside_python) if beside_python.exists() else (shutil.which("dbt") or "dbt")
 
 
 @dataclass
@@ -90,7 +84,7 @@ def _start_dbt_build(target: str, q2c_env: Path, as_of: str) -> tuple[subprocess
 
     work = q2c_env / f"dbt_{target}"
     env = {**os.environ, **profile_environment(target), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    cmd = [_dbt_executable(), "build", "--target", target,
+    cmd = [dbt_executable(), "build", "--target", target,
            "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
            "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
            "--vars", json.dumps({"as_of_date": as_of})]

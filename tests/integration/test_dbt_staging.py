@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -22,6 +20,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.fixtures.dbt_build import dbt_executable
+
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = _REPO_ROOT / "dbt_project"
 AS_OF = "2026-06-30"  # the sandbox world's default clock
@@ -29,15 +29,10 @@ SYSTEMS = ("salesforce", "certinia", "stripe", "netsuite", "legacy_erp")
 NOT_BUSINESS = re.compile(r"^(_dlt_|q2c_)")  # dlt's bookkeeping, our quarantine/metrics/deletions
 
 
-def _dbt_executable() -> str:
-    beside_python = Path(sys.executable).parent / "dbt"
-    return str(beside_python) if beside_python.exists() else (shutil.which("dbt") or "dbt")
-
-
 def run_dbt(warehouse: Path, work_dir: Path, *args: str) -> str:
     """`dbt <args>` against `warehouse` (target and logs under `work_dir`); its stdout. Fails the test on error."""
     env = dict(os.environ, Q2C_WAREHOUSE_PATH=str(warehouse.resolve()), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
-    cmd = [_dbt_executable(), *args, "--target", "duckdb",
+    cmd = [dbt_executable(), *args, "--target", "duckdb",
            "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
            "--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs"),
            "--vars", f'{{as_of_date: "{AS_OF}"}}']
