@@ -58,14 +58,19 @@ as_of as (
 
 ),
 
+billing_events as (
+
+    select * from {{ ref('billing_event') }}
+
+),
+
 invoiced_billing_events as (
 
-    select distinct invoices.billing_event_id
-    from invoices
+    -- Billing events an ERP invoice dated on or before the as-of date references.
+    select billing_events.billing_event_id
+    from billing_events
     cross join as_of
-    where invoices.billing_event_id is not null
-        and invoices.source_system in ('netsuite', 'legacy_erp')
-        and invoices.invoice_date <= as_of.as_of_date
+    where billing_events.erp_invoice_date <= as_of.as_of_date
 
 ),
 

@@ -66,11 +66,19 @@ erp_invoices as (
 
 ),
 
+billing_events as (
+
+    select * from {{ ref('billing_event') }}
+
+),
+
 invoiced_billing_events as (
 
-    select distinct billing_event_id
-    from erp_invoices
-    where billing_event_id is not null
+    -- Billing events an ERP invoice dated on or before the as-of date references.
+    select billing_events.billing_event_id
+    from billing_events
+    cross join as_of
+    where billing_events.erp_invoice_date <= as_of.as_of_date
 
 ),
 
