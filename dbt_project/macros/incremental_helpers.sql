@@ -44,4 +44,19 @@
     union all
     select 'certinia:' || milestone_id from {{ ref('stg_certinia__pse_milestone_c') }}
     where not is_deleted and actual_date is not null
+    union all
+    {#- Stripe charges: each (subscription item, period start) billed by a line of an invoice that is
+        not deleted (billable_event.sql, stripe_period_lines). #}
+    {%- set raw_stripe_invoices = source('raw_stripe', 'invoices') %}
+    select distinct
+        'stripe:' || coalesce(
+            {{ staging_json_text('line.value', ['parent', 'subscription_item_details', 'subscription_item']) }},
+            {{ staging_json_text('line.value', ['subscription_item']) }}
+        ) || ':' || cast(cast({{ from_unix_seconds(staging_json_text('line.value', ['period', 'start'])) }} as date)
+            as varchar)
+    from {{ raw_stripe_invoices }} as i
+    inner join {{ ref('stg_stripe__invoices') }} as stripe_invoices
+        on stripe_invoices.stripe_invoice_id = i.id
+    {{ q2c_json_array_join(source_column(raw_stripe_invoices, 'lines__data', 'varchar'), 'line') }}
+    where not stripe_invoices.is_deleted
 {%- endmacro %}

@@ -2,9 +2,9 @@
 
 Every expectation is computed here from the world's own records (wire format), never from the
 SQL: which source invoices are canonical (ERP cut-over rule), their totals and open balances,
-FX conversion with the world's NetSuite currencyrate rows, the billable PSA items, the
-correlation chain opportunity -> contract -> project -> invoice -> payment, and straight-line
-retainer revenue. The last test changes raw data and checks that the incremental models end up
+FX conversion with the world's NetSuite currencyrate rows, the billable PSA items and Stripe
+charges, the correlation chain opportunity -> contract -> project -> invoice -> payment, and
+straight-line retainer revenue. The last test changes raw data and checks that the incremental models end up
 equal to a full refresh.
 """
 
@@ -231,7 +231,8 @@ def test_billable_events_equal_the_worlds_psa_items(built: Built) -> None:
         expected[kind] = [len(items), sum((_money(r[amount_field] or 0) for r in items), Decimal(0))]
     expected_hours = sum((_money(r["pse__Total_Hours__c"]) for r in sf["pse__Timecard__c"] if not r.get("IsDeleted")),
                          Decimal(0))
-    rows = built.query("select event_type, count(*), sum(amount) from canonical.billable_event group by 1")
+    rows = built.query("select event_type, count(*), sum(amount) from canonical.billable_event "
+                       "where source_system = 'certinia' group by 1")
     assert {r[0]: [r[1], r[2]] for r in rows} == expected
     assert built.query("select sum(quantity) from canonical.billable_event where event_type = 'time'")[0][0] \
         == expected_hours
@@ -247,6 +248,74 @@ def test_billable_events_equal_the_worlds_psa_items(built: Built) -> None:
             r["pse__Project__c"], r["pse__Start_Date__c"],
             None if r["pse__Bill_Rate__c"] is None else _money(r["pse__Bill_Rate__c"]),
             bei_event.get(r["pse__Billing_Event_Item__c"])), event_id
+
+
+def _stripe_line_subscription_item(line: dict) -> str | None:
+    """The subscription item a Stripe invoice line bills: Basil ``parent.subscription_item_details``,
+    before it the flat ``subscription_item``."""
+    details = (line.get("parent") or {}).get("subscription_item_details") or {}
+    return details.get("subscription_item") or line.get("subscription_item")
+
+
+def test_billable_events_equal_the_worlds_stripe_charges(built: Built) -> None:
+    """One charge per subscription item and service period of the world's Stripe invoices (a voided
+    invoice and its reissue are one charge), its amount from the latest invoice that is not void, its
+    contract from the subscription's metadata (never the invoice's), its project the contract's."""
+    w = built.world
+    subscriptions = {s["id"]: s for s in w.stripe["subscriptions"]}
+    billing_model = {c["Id"]: c["Billing_Model__c"] for c in w.salesforce["Contract"]}
+    projects_of: dict[str, list[str]] = defaultdict(list)
+    for p in w.salesforce["pse__Proj__c"]:
+        if p.get("Contract__c") and not p.get("IsDeleted"):
+            projects_of[p["Contract__c"]].append(p["Id"])
+    periods: dict[tuple[str, date], list[tuple[dict, dict]]] = defaultdict(list)
+    for inv in w.stripe["invoices"]:
+        if inv.get("deleted"):
+            continue
+        for line in inv["lines"]["data"]:
+            item = _stripe_line_subscription_item(line)
+            if item is not None:
+                periods[(item, _unix_date(line["period"]["start"]))].append((inv, line))
+    expected: dict[str, tuple] = {}
+    contract_named_elsewhere = 0
+    for (item, start), billed in periods.items():
+        inv, line = min(billed, key=lambda b: (b[0]["status"] == "void", -b[0]["created"]))
+        subscription = subscriptions[inv["parent"]["subscription_details"]["subscription"]]
+        contract = subscription["metadata"]["salesforce_contract_id"]
+        assert len(projects_of[contract]) == 1, contract  # the world has one project per Stripe contract
+        assert inv["currency"] in ("usd", "eur", "gbp")  # two-decimal currencies: minor units are cents
+        contract_named_elsewhere += (inv.get("metadata") or {}).get("salesforce_contract_id") != contract
+        expected[f"stripe:{item}:{start.isoformat()}"] = (
+            {"Retainer": "retainer", "Subscription": "subscription"}[billing_model[contract]],
+            contract, projects_of[contract][0], start, start, _money(line["quantity"]), _cents(line["amount"]),
+            inv["currency"].upper(), line["id"])
+    merged = sum(len(billed) > 1 for billed in periods.values())
+    assert expected and merged > 0  # the world voids and reissues some invoices: those periods are merged
+    assert merged == sum(inv["status"] == "void" for inv in w.stripe["invoices"])
+    assert contract_named_elsewhere > 0  # the invoice's metadata names another contract for some charges
+
+    rows = built.query(
+        "select billable_event_id, event_type, contract_id, project_id, event_date, ready_to_bill_date, quantity, "
+        "amount, currency, source_id, standard_rate, standard_amount, bill_rate, is_billable, is_approved, "
+        "resource_id, assignment_id, billing_event_item_id, billing_event_id, source_system "
+        "from canonical.billable_event where event_type in ('retainer', 'subscription')"
+    )
+    actual = {r[0]: tuple(r[1:10]) for r in rows}
+    assert len(actual) == len(rows)
+    assert actual == expected
+    for r in rows:
+        assert (r[10], r[11], r[12:15], r[15:19], r[19]) == (None, r[7], (None, True, True), (None,) * 4, "stripe"), r[0]
+    # The project's account (else the contract's), legal entity (else the contract's) and deal.
+    contracts = {c["Id"]: c for c in w.salesforce["Contract"]}
+    projects = {p["Id"]: p for p in w.salesforce["pse__Proj__c"]}
+    for event_id, contract, project, customer, legal_entity, correlation in built.query(
+        "select billable_event_id, contract_id, project_id, customer_id, legal_entity_id, correlation_id "
+        "from canonical.billable_event where source_system = 'stripe'"
+    ):
+        c, p = contracts[contract], projects[project]
+        assert (customer, legal_entity, correlation) == (
+            p["pse__Account__c"] or c["AccountId"], p["Legal_Entity__c"] or c["Legal_Entity__c"],
+            c["SBQQ__Opportunity__c"]), event_id
 
 
 # ---------------------------------------------------------------- correlation chain
@@ -367,6 +436,27 @@ def test_incremental_models_equal_a_full_refresh_after_source_changes(world_buil
         con.execute(f"update raw_certinia.pse_timecard_c set is_deleted = true, system_modstamp = {newer} "
                     "where id = ?", [deleted_split])
         con.execute("delete from raw_netsuite.transactionline where id = ?", [line_id])
+        # Stripe: a paid invoice voided and reissued a day later in the pre-Basil shape (flat
+        # `subscription` / `subscription_item`) at another price, and another invoice hard-deleted.
+        stripe_line = ("select i.id, i.created, l.value ->> 'id', l.value ->> '$.parent.subscription_item_details."
+                       "subscription_item', l.value ->> '$.parent.subscription_item_details.subscription', "
+                       "cast(l.value ->> '$.period.start' as bigint), cast(l.value ->> 'amount' as bigint), "
+                       "l.value -> 'period' from raw_stripe.invoices i, json_each(i.lines__data) l "
+                       "where i.status = 'paid' and i.billing_reason <> 'manual' order by i.id")  # alone in their period
+        voided, created, voided_line, item, subscription, period_start, line_amount, period = \
+            con.execute(stripe_line).fetchone()
+        gone_invoice, _, gone_line, gone_item, _, gone_start, _, _ = con.execute(stripe_line).fetchall()[-1]
+        con.execute("update raw_stripe.invoices set status = 'void', status_transitions__voided_at = created + 3600 "
+                    "where id = ?", [voided])
+        con.execute(
+            "insert into raw_stripe.invoices select * replace ('in_TESTREISSUE01' as id, created + 86400 as created, "
+            "'open' as status, cast(null as json) as parent__subscription_details, "
+            "cast(null as varchar) as parent__type, ? as subscription, '2024-06-20' as _stripe_api_version, "
+            "json_array(json_object('id', 'il_TESTREISSUE01', 'object', 'line_item', 'type', 'subscription', "
+            "'amount', ?, 'currency', currency, 'quantity', 1, 'period', ?::json, 'subscription', ?, "
+            "'subscription_item', ?)) as lines__data) from raw_stripe.invoices where id = ?",
+            [subscription, line_amount + 1234, period, subscription, item, voided])
+        con.execute("delete from raw_stripe.invoices where id = ?", [gone_invoice])
     shutil.copy(incremental_wh, full_wh)
 
     run_dbt(incremental_wh, tmp_path / "inc", "build", "--select", "billable_event", "invoice_line",
@@ -383,6 +473,11 @@ def test_incremental_models_equal_a_full_refresh_after_source_changes(world_buil
         assert f"certinia:{deleted_split}" not in events
         assert inc.execute("select quantity from canonical.billable_event where billable_event_id = ?",
                            [f"certinia:{split_id}"]).fetchone()[0] == _money(hours) + 1
+        # The reissue replaces the voided line as the period's charge; the deleted invoice's charge is gone.
+        charge = f"stripe:{item}:{_unix_date(period_start).isoformat()}"
+        assert inc.execute("select source_id, amount from canonical.billable_event where billable_event_id = ?",
+                           [charge]).fetchone() == ("il_TESTREISSUE01", _cents(line_amount + 1234)), voided_line
+        assert f"stripe:{gone_item}:{_unix_date(gone_start).isoformat()}" not in events, gone_line
         lines = {r[0] for r in inc.execute("select invoice_line_id from canonical.invoice_line").fetchall()}
         assert f"netsuite:{line_id}" not in lines
         assert any(lid.startswith("netsuite:") for lid in lines)

@@ -1,11 +1,16 @@
 {#
-    Billable events: one row per PSA item that can be billed - timecard splits ('time'),
-    expenses ('expense') and completed milestones ('milestone', those with an actual date).
-    Deleted PSA records (IsDeleted) are not events. Retainer and subscription charges are
-    invoiced by the billing platform from the contract, not from PSA items: they are in
-    invoice_line (Stripe lines) and revenue_schedule, not here.
+    Billable events: one row per item that can be billed.
+      - PSA items (source_system 'certinia'): timecard splits ('time'), expenses ('expense') and
+        completed milestones ('milestone', those with an actual date). Deleted PSA records
+        (IsDeleted) are not events. They are billed through PSA billing events and ERP invoices.
+      - Stripe charges (source_system 'stripe'): one row per subscription item and service
+        period of a retainer or subscription contract ('retainer' / 'subscription', from the
+        contract's billing model; 'subscription' when the contract is unknown). Stripe invoices
+        them itself, each month in advance: they are not on PSA billing events. A period's
+        charge is one event however many invoices billed it (a voided invoice and its reissue
+        are one charge).
 
-    Rules:
+    Rules, PSA items:
       - event_date = service date (split start date, expense date, milestone actual date);
         ready_to_bill_date = approval date (time, expense) or the milestone's actual date.
       - quantity = hours for time, 1 otherwise; amount = the billable amount the PSA computed
@@ -15,17 +20,40 @@
         milestones (passed through / fixed, so billed at standard).
       - project, contract, customer, legal entity (engagement.effective_legal_entity_id: the
         project's, else its contract's) and correlation id come from the project (engagement); billing_event_id from the billing event item that billed the item.
-      - FX: amounts converted at the rate of event_date (macros/fx.sql).
+    Rules, Stripe charges (lines of raw_stripe.invoices `lines.data`, read in both API shapes:
+    Basil `parent.subscription_item_details.subscription_item`, older flat `subscription_item`):
+      - billable_event_id = 'stripe:' || subscription item id || ':' || service period start
+        (the line's `period.start`, unix seconds -> UTC date); lines without a subscription item
+        (one-off invoice items) and lines of deleted invoices are not charges.
+      - the period's line is the one on its latest invoice that is not void (by created, then
+        invoice id), else on its latest voided invoice (a period only ever billed on voided
+        invoices is still a charge, unbilled): source_id = that line's id, quantity = its
+        quantity, amount = its amount in major units (macros/stripe_amounts.sql), currency =
+        its invoice's.
+      - event_date = ready_to_bill_date = period start; standard_rate, bill_rate, resource,
+        assignment and billing event (item) null; standard_amount = amount; is_billable and
+        is_approved true.
+      - contract = the Stripe subscription's metadata.salesforce_contract_id (the line's
+        subscription, else its invoice's): the invoice's own metadata can name another
+        contract. project = the contract's project (engagement.contract_id; the first created,
+        then the lowest id, when there are several). Customer, legal entity and correlation id
+        from that project as for PSA items, else from the contract.
+    FX: amounts converted at the rate of event_date (macros/fx.sql).
 
     Incremental (unique key billable_event_id, delete+insert): a run rebuilds only the items
     whose source fields or project facts changed (source_hash, macros/incremental_helpers.sql)
     and the items of the last var('fx_restatement_days') days before the latest published rate
     (a day's rate may arrive after its items), and a post-hook removes events whose PSA record
-    was deleted. Only facts of the item itself, its project and stable parents (assignment and
-    its rate card, billing event item) are kept here, so a row is right as long as those are
-    unchanged; whether the billing event was invoiced is resolved downstream through
-    billing_event.
+    was deleted or whose Stripe lines are gone (billable_event_live_keys). Only facts of the
+    item itself, its project and stable parents (assignment and its rate card, billing event
+    item; for a charge its invoice line, invoice status and contract) are kept here, so a row is
+    right as long as those are unchanged; whether the billing event was invoiced is resolved
+    downstream through billing_event. Readers that mean PSA work (wip, realization,
+    revenue_leakage, utilization, q2c_lifecycle, business_health_daily, revenue_schedule) keep
+    to event_type in ('time', 'expense', 'milestone').
 #}
+
+{%- set raw_stripe_invoices = source('raw_stripe', 'invoices') %}
 
 {{ config(
     materialized='incremental',
@@ -85,6 +113,128 @@ legal_entities as (
 
 ),
 
+contracts as (
+
+    select * from {{ ref('contract') }}
+
+),
+
+stripe_invoices as (
+
+    select * from {{ ref('stg_stripe__invoices') }}
+
+),
+
+stripe_subscriptions as (
+
+    select * from {{ ref('stg_stripe__subscriptions') }}
+
+),
+
+-- Stripe charges -------------------------------------------------------------------------------
+
+stripe_raw_invoices as (
+
+    select
+        id as stripe_invoice_id,
+        {{ source_column(raw_stripe_invoices, 'lines__data', 'varchar') }} as lines_data
+    from {{ raw_stripe_invoices }}
+
+),
+
+stripe_lines as (
+
+    select
+        i.stripe_invoice_id,
+        {{ staging_json_text('line.value', ['id']) }} as line_id,
+        {{ staging_json_text('line.value', ['quantity']) }} as quantity,
+        {{ staging_json_text('line.value', ['amount']) }} as amount_minor,
+        {{ staging_json_text('line.value', ['period', 'start']) }} as period_start_unix,
+        coalesce(
+            {{ staging_json_text('line.value', ['parent', 'subscription_item_details', 'subscription_item']) }},
+            {{ staging_json_text('line.value', ['subscription_item']) }}
+        ) as subscription_item_id,
+        coalesce(
+            {{ staging_json_text('line.value', ['parent', 'subscription_item_details', 'subscription']) }},
+            {{ staging_json_text('line.value', ['subscription']) }}
+        ) as subscription_id
+    from stripe_raw_invoices as i
+    {{ q2c_json_array_join('i.lines_data', 'line') }}
+
+),
+
+-- Every line that bills a subscription item for a period, ranked within its (item, period):
+-- the latest non-void invoice first, then the latest voided one.
+stripe_period_lines as (
+
+    select
+        stripe_lines.subscription_item_id,
+        cast({{ from_unix_seconds('stripe_lines.period_start_unix') }} as date) as period_start,
+        stripe_lines.line_id,
+        stripe_lines.quantity,
+        stripe_lines.amount_minor,
+        coalesce(stripe_lines.subscription_id, stripe_invoices.stripe_subscription_id) as subscription_id,
+        stripe_invoices.stripe_invoice_id,
+        stripe_invoices.status as invoice_status,
+        stripe_invoices.currency,
+        coalesce(stripe_invoices.voided_at, stripe_invoices.paid_at, stripe_invoices.marked_uncollectible_at,
+            stripe_invoices.finalized_at, stripe_invoices.created_at) as invoice_modified_at,
+        row_number() over (
+            partition by
+                stripe_lines.subscription_item_id,
+                cast({{ from_unix_seconds('stripe_lines.period_start_unix') }} as date)
+            order by
+                case when stripe_invoices.status = 'void' then 1 else 0 end,
+                stripe_invoices.created_at desc,
+                {{ q2c_sort_key('stripe_invoices.stripe_invoice_id') }} desc,
+                {{ q2c_sort_key('stripe_lines.line_id') }} desc
+        ) as period_rank
+    from stripe_lines
+    inner join stripe_invoices
+        on stripe_invoices.stripe_invoice_id = stripe_lines.stripe_invoice_id
+    where not stripe_invoices.is_deleted
+        and stripe_lines.subscription_item_id is not null
+        and stripe_lines.period_start_unix is not null
+
+),
+
+contract_projects as (
+
+    -- The contract's project: the first created (then the lowest id) when there are several.
+    select
+        contract_id,
+        project_id,
+        row_number() over (
+            partition by contract_id
+            order by created_at, {{ q2c_sort_key('project_id') }}
+        ) as rn
+    from engagements
+    where contract_id is not null
+
+),
+
+stripe_charges as (
+
+    select
+        stripe_period_lines.*,
+        stripe_subscriptions.salesforce_contract_id as contract_id,
+        case when contracts.billing_model = 'Retainer' then 'retainer' else 'subscription' end as event_type,
+        contract_projects.project_id,
+        contracts.customer_id as contract_customer_id,
+        contracts.legal_entity_id as contract_legal_entity_id,
+        contracts.opportunity_id as contract_correlation_id
+    from stripe_period_lines
+    left join stripe_subscriptions
+        on stripe_subscriptions.stripe_subscription_id = stripe_period_lines.subscription_id
+    left join contracts
+        on contracts.contract_id = stripe_subscriptions.salesforce_contract_id
+    left join contract_projects
+        on contract_projects.contract_id = stripe_subscriptions.salesforce_contract_id
+        and contract_projects.rn = 1
+    where stripe_period_lines.period_rank = 1
+
+),
+
 items as (
 
     select
@@ -106,7 +256,12 @@ items as (
         system_modstamp as source_modified_at,
         {{ q2c_hash(['timecard_id', 'project_id', 'resource_id', 'assignment_id', 'start_date',
                      'approved_date', 'total_hours', 'bill_rate', 'total_billable_amount', 'is_billable',
-                     'is_approved', 'billing_event_item_id', 'currency', 'system_modstamp']) }} as source_hash
+                     'is_approved', 'billing_event_item_id', 'currency', 'system_modstamp']) }} as source_hash,
+        'certinia' as source_system,
+        cast(null as varchar) as item_contract_id,
+        cast(null as varchar) as contract_customer_id,
+        cast(null as varchar) as contract_legal_entity_id,
+        cast(null as varchar) as contract_correlation_id
     from timecards
     where not is_deleted
 
@@ -131,7 +286,12 @@ items as (
         system_modstamp,
         {{ q2c_hash(['expense_id', 'project_id', 'resource_id', 'assignment_id', 'expense_date',
                      'approved_date', 'billing_amount', 'is_billable', 'is_approved',
-                     'billing_event_item_id', 'currency', 'system_modstamp']) }}
+                     'billing_event_item_id', 'currency', 'system_modstamp']) }},
+        'certinia',
+        cast(null as varchar),
+        cast(null as varchar),
+        cast(null as varchar),
+        cast(null as varchar)
     from expenses
     where not is_deleted
 
@@ -155,10 +315,45 @@ items as (
         currency,
         system_modstamp,
         {{ q2c_hash(['milestone_id', 'project_id', 'actual_date', 'milestone_amount',
-                     'is_approved_for_billing', 'billing_event_item_id', 'currency', 'system_modstamp']) }}
+                     'is_approved_for_billing', 'billing_event_item_id', 'currency', 'system_modstamp']) }},
+        'certinia',
+        cast(null as varchar),
+        cast(null as varchar),
+        cast(null as varchar),
+        cast(null as varchar)
     from milestones
     where not is_deleted
         and actual_date is not null
+
+    union all
+
+    select
+        'stripe:' || subscription_item_id || ':' || cast(period_start as varchar),
+        event_type,
+        line_id,
+        project_id,
+        cast(null as varchar),
+        cast(null as varchar),
+        period_start,
+        period_start,
+        cast(quantity as decimal(18, 2)),
+        cast(null as decimal(18, 2)),
+        {{ stripe_minor_to_major('cast(amount_minor as bigint)', 'currency') }},
+        true,
+        true,
+        cast(null as varchar),
+        currency,
+        invoice_modified_at,
+        {{ q2c_hash(['subscription_item_id', 'period_start', 'line_id', 'stripe_invoice_id', 'invoice_status',
+                     'quantity', 'amount_minor', 'currency', 'invoice_modified_at', 'subscription_id',
+                     'contract_id', 'event_type', 'project_id', 'contract_customer_id',
+                     'contract_legal_entity_id', 'contract_correlation_id']) }},
+        'stripe',
+        contract_id,
+        contract_customer_id,
+        contract_legal_entity_id,
+        contract_correlation_id
+    from stripe_charges
 
 ),
 
@@ -196,13 +391,14 @@ enriched as (
     select
         changed.billable_event_id,
         changed.event_type,
-        engagements.contract_id,
-        engagements.customer_id,
+        -- A charge's contract is its subscription's; the project is that contract's.
+        coalesce(changed.item_contract_id, engagements.contract_id) as contract_id,
+        coalesce(engagements.customer_id, changed.contract_customer_id) as customer_id,
         changed.project_id,
         changed.resource_id,
         changed.assignment_id,
-        engagements.effective_legal_entity_id as legal_entity_id,
-        engagements.correlation_id,
+        coalesce(engagements.effective_legal_entity_id, changed.contract_legal_entity_id) as legal_entity_id,
+        coalesce(engagements.correlation_id, changed.contract_correlation_id) as correlation_id,
         changed.event_date,
         changed.ready_to_bill_date,
         changed.quantity,
@@ -221,7 +417,7 @@ enriched as (
         changed.currency,
         legal_entities.functional_currency,
         changed.event_date as fx_date,
-        'certinia' as source_system,
+        changed.source_system,
         changed.source_id,
         changed.source_modified_at,
         changed.row_hash as source_hash
@@ -235,7 +431,8 @@ enriched as (
     left join billing_event_items
         on billing_event_items.billing_event_item_id = changed.billing_event_item_id
     left join legal_entities
-        on legal_entities.legal_entity_id = engagements.effective_legal_entity_id
+        on legal_entities.legal_entity_id
+            = coalesce(engagements.effective_legal_entity_id, changed.contract_legal_entity_id)
 
 ),
 

@@ -6,7 +6,10 @@
 
       - Time and Materials -> 'right_to_invoice' (ASC 606-10-55-18 practical expedient):
         revenue of a month = approved billable time and expense amounts of the contract's
-        projects whose service date (billable_event.event_date) is in the month.
+        projects whose service date (billable_event.event_date) is in the month. Only PSA
+        billable events are read (time, expense, milestone): the Stripe charges of retainers
+        and subscriptions in billable_event are recognised below from the contract and the
+        invoice lines, never a second time from the charges.
       - Fixed Fee -> 'percent_complete' (input method, hours): cumulative revenue through a
         month = contract_amount x min(1, approved hours to date / estimated hours), rounded to
         the cent; the month's revenue is the increment over the previous month. Estimated
@@ -48,7 +51,11 @@ engagements as (
 
 billable_events as (
 
+    -- PSA items only. Stripe charges (event_type retainer / subscription) are not revenue inputs:
+    -- retainers are straight-line from the contract and subscriptions ratable over their invoice
+    -- lines, so reading the charges too would count those months twice (and widen the months).
     select * from {{ ref('billable_event') }}
+    where event_type in ('time', 'expense', 'milestone')
 
 ),
 

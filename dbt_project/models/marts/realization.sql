@@ -18,13 +18,19 @@
       credited_amount  = credits (credit memos, pre-payment credit notes) on them;
       collection_realization = collected_amount / invoiced_amount (null without invoices).
     An invoice in another currency than the project's is converted at its invoice-date rate.
+    Work is the PSA billable events (time, expense, milestone); the Stripe charges of retainers
+    and subscriptions are billed at their price by Stripe (no standard to realize against), and
+    their invoices are in the collection side.
 #}
 
 with
 
 billable_events as (
 
+    -- PSA items only: Stripe charges (retainer, subscription) are invoiced by Stripe, not through
+    -- PSA billing events.
     select * from {{ ref('billable_event') }}
+    where event_type in ('time', 'expense', 'milestone')
 
 ),
 

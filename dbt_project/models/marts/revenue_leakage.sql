@@ -13,7 +13,8 @@
                              as-of date;
       leakage_rate         = leakage_amount / (billed_amount + leakage_amount).
     Not computed: uncaptured scope (the PSA data has no excluded or credited time) and billing
-    cap loss (no billing caps in the contracts).
+    cap loss (no billing caps in the contracts). Write-downs read the PSA billable events only
+    (time, expense, milestone): Stripe charges are billed at their price.
 #}
 
 with
@@ -26,7 +27,10 @@ wip as (
 
 billable_events as (
 
+    -- PSA items only: Stripe charges (retainer, subscription) are invoiced by Stripe, not through
+    -- PSA billing events.
     select * from {{ ref('billable_event') }}
+    where event_type in ('time', 'expense', 'milestone')
 
 ),
 

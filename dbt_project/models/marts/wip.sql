@@ -15,6 +15,9 @@
     31-60, 61-90 and 91+ days.
     Retainers and subscriptions are billed in advance by the billing platform from the
     contract, not from PSA items: their earned-vs-billed position is in the revenue schedule.
+    Their Stripe charges (billable_event types 'retainer', 'subscription') are left out here:
+    each is billed by the Stripe invoice of its period, never by an ERP invoice, so it would
+    otherwise count as earned and never billed.
     Balances are also given in the reporting currency at the closing rate of the as-of date.
 #}
 
@@ -22,7 +25,9 @@ with
 
 billable_events as (
 
+    -- PSA items only: Stripe charges (retainer, subscription) are invoiced by Stripe.
     select * from {{ ref('billable_event') }}
+    where event_type in ('time', 'expense', 'milestone')
 
 ),
 

@@ -5,10 +5,12 @@
       project creation latency  median and count of closed-won -> first project days
                                 (q2c_lifecycle) of the deals whose first project was created in
                                 the 30 days ending on the day;
-      billable backlog          approved billable PSA items (approval and work dated on or before
-                                the day) not on a billing event an ERP invoice dated on or before
-                                the day bills; value in the reporting currency at the work-date
-                                rate;
+      billable backlog          approved billable PSA items (billable_event time, expense,
+                                milestone; approval and work dated on or before the day) not on a
+                                billing event an ERP invoice dated on or before the day bills;
+                                value in the reporting currency at the work-date rate. Stripe
+                                charges (retainer, subscription) are invoiced by Stripe and are
+                                not backlog;
       invoice exception rate    of the invoices issued in the 30 days ending on the day, the share
                                 with at least one exception (reference/domain.md, invoice
                                 exception rate; the kinds the data shows): ERP invoice net
@@ -49,7 +51,10 @@ lifecycle as (
 
 billable_events as (
 
+    -- PSA items only: Stripe charges (retainer, subscription) are invoiced by Stripe, not through
+    -- PSA billing events.
     select * from {{ ref('billable_event') }}
+    where event_type in ('time', 'expense', 'milestone')
 
 ),
 
