@@ -425,16 +425,29 @@ def test_incremental_models_equal_a_full_refresh_after_source_changes(world_buil
             "select l.id, l.transaction from raw_netsuite.transactionline l join raw_netsuite.transaction t "
             "on t.id = l.transaction where t.type = 'CustInvc' and l.mainline = 'F' and l.taxline = 'F' "
             "order by l.id limit 1").fetchone()
-        newer = "system_modstamp + interval 1 day"
+        # Rows come through a later dlt load (its load id), as the pipeline would write them.
+        load = str(float(con.execute("select max(_dlt_load_id) from raw_certinia.pse_timecard_c").fetchone()[0]) + 3600)
+        newer = f"system_modstamp + interval 1 day, _dlt_load_id = '{load}'"
         # An updated split (more hours, a newer SystemModstamp), a new split, a split in the
-        # recycle bin, and a NetSuite transaction line hard-deleted from raw.
+        # recycle bin, a split that arrives late with an old SystemModstamp, a project whose
+        # legal entity is filled in, and a NetSuite transaction line hard-deleted from raw.
         con.execute(f"update raw_certinia.pse_timecard_c set pse__total_hours__c = pse__total_hours__c + 1, "
                     f"pse__total_billable_amount__c = pse__total_billable_amount__c + 100, "
                     f"system_modstamp = {newer} where id = ?", [split_id])
         con.execute("insert into raw_certinia.pse_timecard_c select * replace ('a2TNEW000000001AAA' as id, "
-                    f"{newer} as system_modstamp) from raw_certinia.pse_timecard_c where id = ?", [split_id])
+                    "system_modstamp + interval 1 day as system_modstamp, ? as _dlt_load_id) "
+                    "from raw_certinia.pse_timecard_c where id = ?", [load, split_id])
+        con.execute("insert into raw_certinia.pse_timecard_c select * replace ('a2TLATE00000001AAA' as id, "
+                    "system_modstamp - interval 400 day as system_modstamp, ? as _dlt_load_id) "
+                    "from raw_certinia.pse_timecard_c where id = ?", [load, split_id])
         con.execute(f"update raw_certinia.pse_timecard_c set is_deleted = true, system_modstamp = {newer} "
                     "where id = ?", [deleted_split])
+        moved_project, old_entity, new_entity = con.execute(
+            "select p.id, p.legal_entity__c, (select min(l.legal_entity__c) from raw_certinia.pse_proj_c l "
+            "where l.legal_entity__c <> p.legal_entity__c) from raw_certinia.pse_proj_c p "
+            "join raw_certinia.pse_timecard_c t on t.pse__project__c = p.id "
+            "where p.legal_entity__c is not null order by p.id limit 1").fetchone()
+        con.execute("update raw_certinia.pse_proj_c set legal_entity__c = ? where id = ?", [new_entity, moved_project])
         con.execute("delete from raw_netsuite.transactionline where id = ?", [line_id])
         # Stripe: a paid invoice voided and reissued a day later in the pre-Basil shape (flat
         # `subscription` / `subscription_item`) at another price, and another invoice hard-deleted.
@@ -459,9 +472,9 @@ def test_incremental_models_equal_a_full_refresh_after_source_changes(world_buil
         con.execute("delete from raw_stripe.invoices where id = ?", [gone_invoice])
     shutil.copy(incremental_wh, full_wh)
 
-    run_dbt(incremental_wh, tmp_path / "inc", "build", "--select", "billable_event", "invoice_line",
+    run_dbt(incremental_wh, tmp_path / "inc", "build", "--select", "engagement", "billable_event", "invoice_line",
             "--indirect-selection", "cautious")
-    run_dbt(full_wh, tmp_path / "full", "build", "--select", "billable_event", "invoice_line",
+    run_dbt(full_wh, tmp_path / "full", "build", "--select", "engagement", "billable_event", "invoice_line",
             "--indirect-selection", "cautious", "--full-refresh")
 
     with duckdb.connect(str(incremental_wh), read_only=True) as inc, duckdb.connect(str(full_wh), read_only=True) as full:
@@ -471,6 +484,10 @@ def test_incremental_models_equal_a_full_refresh_after_source_changes(world_buil
         assert events[f"certinia:{split_id}"] == _money(amount) + 100
         assert events["certinia:a2TNEW000000001AAA"] == _money(amount) + 100
         assert f"certinia:{deleted_split}" not in events
+        assert events["certinia:a2TLATE00000001AAA"] == _money(amount) + 100
+        entities = {r[0] for r in inc.execute("select distinct legal_entity_id from canonical.billable_event "
+                                              "where project_id = ?", [moved_project]).fetchall()}
+        assert entities == {new_entity} != {old_entity}
         assert inc.execute("select quantity from canonical.billable_event where billable_event_id = ?",
                            [f"certinia:{split_id}"]).fetchone()[0] == _money(hours) + 1
         # The reissue replaces the voided line as the period's charge; the deleted invoice's charge is gone.

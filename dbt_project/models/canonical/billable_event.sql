@@ -40,10 +40,17 @@
         from that project as for PSA items, else from the contract.
     FX: amounts converted at the rate of event_date (macros/fx.sql).
 
-    Incremental (unique key billable_event_id, delete+insert): a run rebuilds only the items
-    whose source fields or project facts changed (source_hash, macros/incremental_helpers.sql)
-    and the items of the last var('fx_restatement_days') days before the latest published rate
-    (a day's rate may arrive after its items), and a post-hook removes events whose PSA record
+    Incremental (unique key billable_event_id, delete+insert). A run rebuilds:
+      - the PSA items written by the dlt loads since the last run: their raw row's load id
+        (staging dlt_load_id, kept as source_load_id) is at least the newest one already here
+        less var('billable_event_reload_hours'). Load ids, not SystemModstamp: a row that
+        arrives late with an old modstamp is still new to us, and finding them reads one
+        column instead of hashing millions of rows;
+      - the Stripe charges whose content changed (source_hash; a few rows per contract);
+      - the events of every project whose facts changed (project_hash);
+      - the items of the last var('fx_restatement_days') days before the latest published rate
+        (a day's rate may arrive after its items);
+    and a post-hook removes events whose PSA record
     was deleted or whose Stripe lines are gone (billable_event_live_keys). Only facts of the
     item itself, its project and stable parents (assignment and its rate card, billing event
     item; for a charge its invoice line, invoice status and contract) are kept here, so a row is
@@ -258,6 +265,7 @@ items as (
                      'approved_date', 'total_hours', 'bill_rate', 'total_billable_amount', 'is_billable',
                      'is_approved', 'billing_event_item_id', 'currency', 'system_modstamp']) }} as source_hash,
         'certinia' as source_system,
+        dlt_load_id,
         cast(null as varchar) as item_contract_id,
         cast(null as varchar) as contract_customer_id,
         cast(null as varchar) as contract_legal_entity_id,
@@ -288,6 +296,7 @@ items as (
                      'approved_date', 'billing_amount', 'is_billable', 'is_approved',
                      'billing_event_item_id', 'currency', 'system_modstamp']) }},
         'certinia',
+        dlt_load_id,
         cast(null as varchar),
         cast(null as varchar),
         cast(null as varchar),
@@ -317,6 +326,7 @@ items as (
         {{ q2c_hash(['milestone_id', 'project_id', 'actual_date', 'milestone_amount',
                      'is_approved_for_billing', 'billing_event_item_id', 'currency', 'system_modstamp']) }},
         'certinia',
+        dlt_load_id,
         cast(null as varchar),
         cast(null as varchar),
         cast(null as varchar),
@@ -349,6 +359,7 @@ items as (
                      'contract_id', 'event_type', 'project_id', 'contract_customer_id',
                      'contract_legal_entity_id', 'contract_correlation_id']) }},
         'stripe',
+        cast(null as varchar),
         contract_id,
         contract_customer_id,
         contract_legal_entity_id,
@@ -357,31 +368,72 @@ items as (
 
 ),
 
--- The item's own fields plus what it takes from its project (which can change after the item,
--- e.g. a legal entity filled in later): a change to either rebuilds the row.
-hashed as (
+-- What an event takes from its project (which can change after the item, e.g. a legal entity
+-- filled in later): a change rebuilds the project's events.
+project_facts as (
 
     select
-        items.*,
-        {{ q2c_hash(['items.source_hash', 'engagements.contract_id', 'engagements.customer_id',
-                     'engagements.effective_legal_entity_id', 'engagements.correlation_id']) }} as row_hash
-    from items
-    left join engagements
-        on engagements.project_id = items.project_id
+        project_id,
+        {{ q2c_hash(['contract_id', 'customer_id', 'effective_legal_entity_id', 'correlation_id']) }} as project_hash
+    from engagements
+
+),
+{%- if is_incremental() %}
+
+-- PSA items are taken again from the newest load already merged, less
+-- var('billable_event_reload_hours'): a load package retried after a failure keeps its older
+-- load id, and the hours cover it.
+reload_from as (
+
+    select
+        coalesce(max(cast(source_load_id as double precision)), 0)
+            - 3600 * {{ var('billable_event_reload_hours', 24) }} as load_id
+    from {{ this }}
 
 ),
 
+built_projects as (
+
+    select distinct project_id, project_hash
+    from {{ this }}
+
+),
+
+changed_projects as (
+
+    select project_facts.project_id
+    from project_facts
+    where not exists (
+        select 1 from built_projects
+        where built_projects.project_id = project_facts.project_id
+            and built_projects.project_hash = project_facts.project_hash
+    )
+
+),
+{%- endif %}
+
 changed as (
 
-    select * from hashed
+    select
+        items.*,
+        project_facts.project_hash
+    from items
+    left join project_facts
+        on project_facts.project_id = items.project_id
     {%- if is_incremental() %}
-    where not exists (
+    where
+        -- PSA items (millions of rows): those written by the loads since the last run.
+        (items.source_system = 'certinia' and (
+            items.dlt_load_id is null
+            or cast(items.dlt_load_id as double precision) >= (select load_id from reload_from)))
+        -- Stripe charges (one per contract and month): those whose content changed.
+        or (items.source_system = 'stripe' and not exists (
             select 1 from {{ this }} as existing
-            where existing.billable_event_id = hashed.billable_event_id
-                and existing.source_hash = hashed.row_hash
-        )
+            where existing.billable_event_id = items.billable_event_id
+                and existing.source_hash = items.source_hash))
+        or items.project_id in (select project_id from changed_projects)
         -- Recent items are converted again: a day's rate may be published after the item was built.
-        or hashed.event_date >= {{ q2c_fx_restatement_start() }}
+        or items.event_date >= {{ q2c_fx_restatement_start() }}
     {%- endif %}
 
 ),
@@ -420,7 +472,9 @@ enriched as (
         changed.source_system,
         changed.source_id,
         changed.source_modified_at,
-        changed.row_hash as source_hash
+        changed.source_hash,
+        changed.project_hash,
+        changed.dlt_load_id as source_load_id
     from changed
     left join engagements
         on engagements.project_id = changed.project_id
@@ -465,7 +519,9 @@ final as (
         enriched.source_system,
         enriched.source_id,
         enriched.source_modified_at,
-        enriched.source_hash
+        enriched.source_hash,
+        enriched.project_hash,
+        enriched.source_load_id
     from enriched
     {{ q2c_fx_joins('enriched.currency', 'enriched.functional_currency', 'enriched.fx_date') }}
 
