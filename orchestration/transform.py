@@ -2,7 +2,11 @@
 
 dbt sources carry ``meta.dagster.asset_key`` equal to the ingestion asset keys, so the graph is
 one lineage from raw tables to writebacks. The manifest is prepared explicitly (``q2c prepare``,
-tests, CI, ``make demo``); ``prepare_if_dev`` covers ``dagster dev``.
+``q2c ui``, ``q2c demo``, tests); loading this module never parses the dbt project, and fails
+with a message naming ``q2c prepare`` when the manifest is missing.
+
+Every dbt node is in its layer's group: models by their folder under ``models/``
+(:data:`MODEL_LAYERS`), seeds in ``seeds``, snapshots in ``snapshots``.
 """
 
 import json
@@ -13,31 +17,53 @@ from dagster import AssetExecutionContext, AssetSpec, Definitions
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration import sandbox_link, settings
-from orchestration.dbt_project import configure_profile, dbt_project, dbt_target, ensure_dbt_on_path
+from orchestration.dbt_project import (
+    configure_profile,
+    dbt_project,
+    dbt_target,
+    ensure_dbt_on_path,
+    prepared_manifest_path,
+)
 
 LAYER_OWNERS = {"staging": "team:data-platform", "canonical": "team:data-platform",
                 "marts": "team:finance-systems", "controls": "team:revenue-assurance",
-                "reverse_etl": "team:data-platform"}
+                "observability": "team:data-platform", "reverse_etl": "team:data-platform",
+                "seeds": "team:data-platform", "snapshots": "team:data-platform"}
+# The folders under dbt_project/models/, one group each.
+MODEL_LAYERS = ("staging", "canonical", "marts", "controls", "observability", "reverse_etl")
+DBT_GROUPS = (*MODEL_LAYERS, "seeds", "snapshots")
+
+
+def dbt_layer(node: Mapping[str, Any]) -> str:
+    """The group of a dbt model, seed or snapshot: its layer folder, ``seeds`` or ``snapshots``."""
+    resource_type = node.get("resource_type")
+    if resource_type in ("seed", "snapshot"):
+        return f"{resource_type}s"
+    fqn = node.get("fqn", [])
+    if len(fqn) > 2 and fqn[1] in MODEL_LAYERS:  # ["q2c", <folder>, ..., <name>]
+        return fqn[1]
+    raise ValueError(f"dbt model {node.get('unique_id')} ({node.get('original_file_path')}) is not in a "
+                     f"layer folder: put it under models/<{'|'.join(MODEL_LAYERS)}>/ or add its folder to "
+                     "MODEL_LAYERS and LAYER_OWNERS")
 
 
 class LayerTranslator(DagsterDbtTranslator):
-    """Groups models by their layer folder (staging, canonical, marts, controls, reverse_etl)."""
+    """Groups dbt nodes by layer (:func:`dbt_layer`); each layer has its owning team."""
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         node = manifest["nodes"].get(unique_id) or manifest["sources"].get(unique_id) or {}
         if node.get("resource_type") not in ("model", "snapshot", "seed"):
             return spec
-        fqn = node.get("fqn", [])
-        layer = fqn[1] if len(fqn) > 2 else "seeds"
-        return spec.replace_attributes(group_name=layer, owners=[LAYER_OWNERS.get(layer, "team:data-platform")])
+        layer = dbt_layer(node)
+        return spec.replace_attributes(group_name=layer, owners=[LAYER_OWNERS[layer]])
 
 
 def dbt_vars() -> dict[str, str]:
     return {"as_of_date": sandbox_link.as_of_date().isoformat()}
 
 
-@dbt_assets(manifest=dbt_project().manifest_path, project=dbt_project(),
+@dbt_assets(manifest=prepared_manifest_path(), project=dbt_project(),
             dagster_dbt_translator=LayerTranslator(), pool=settings.DUCKDB_POOL, name="q2c_dbt")
 def q2c_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
     configure_profile()  # the profile's connection, from the warehouse settings (never logged)

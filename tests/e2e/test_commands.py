@@ -10,8 +10,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pytest
 import requests
 
@@ -112,13 +114,26 @@ def test_sandbox_serve_prints_urls_and_status_sees_it(q2c_env: Path):
     assert (q2c_env / "sandbox" / "ca.pem").exists()
 
 
-def _graphql(port: int, query: str) -> dict:
-    resp = requests.post(f"http://127.0.0.1:{port}/graphql", json={"query": query}, timeout=30)
+class GraphQLError(RuntimeError):
+    pass
+
+
+def _graphql(port: int, query: str, variables: dict | None = None) -> dict:
+    resp = requests.post(f"http://127.0.0.1:{port}/graphql", json={"query": query, "variables": variables or {}},
+                         timeout=30)
     resp.raise_for_status()
-    return resp.json()["data"]
+    body = resp.json()
+    if body.get("errors"):
+        raise GraphQLError(body["errors"])
+    return body["data"]
 
 
-def test_web_ui_serves_the_lineage_graph(q2c_env: Path):
+REPOSITORY = {"repositoryLocationName": "q2c", "repositoryName": "__repository__"}
+
+
+@pytest.fixture(scope="module")
+def web_ui(q2c_env: Path) -> Iterator[int]:
+    """`q2c ui` (sandbox + `dagster dev`) on a free port, its code location loaded; started once per module."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -134,20 +149,91 @@ def test_web_ui_serves_the_lineage_graph(q2c_env: Path):
             try:
                 data = _graphql(port, """{ workspaceOrError { ... on Workspace { locationEntries {
                     name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }""")
-            except (requests.RequestException, KeyError, TypeError):
+            except (requests.RequestException, GraphQLError, KeyError, TypeError):
                 continue
             entries = data["workspaceOrError"]["locationEntries"]
             loaded = bool(entries) and all(e["loadStatus"] == "LOADED" for e in entries)
         assert loaded, "the code location did not load"
         assert entries[0]["locationOrLoadError"]["__typename"] == "RepositoryLocation", entries
-
-        nodes = _graphql(port, "{ assetNodes { assetKey { path } groupName dependencyKeys { path } } }")["assetNodes"]
-        by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
-        assert {"raw/netsuite/transaction", "marts/invoice_payment_status",
-                "writeback/crm/invoice_payment_status", "writeback/billing/billing_schedule"} <= set(by_key)
-        crm_deps = {"/".join(d["path"]) for d in by_key["writeback/crm/invoice_payment_status"]["dependencyKeys"]}
-        assert crm_deps == {"reverse_etl/rev_crm_invoice_payment_status", "marts/invoice_payment_status"}
-        page = requests.get(f"http://127.0.0.1:{port}/asset-groups", timeout=30)
-        assert page.status_code == 200
+        yield port
     finally:
         _stop(proc)
+
+
+def test_web_ui_serves_the_lineage_graph(web_ui: int):
+    port = web_ui
+    nodes = _graphql(port, "{ assetNodes { assetKey { path } groupName dependencyKeys { path } } }")["assetNodes"]
+    by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
+    assert {"raw/netsuite/transaction", "marts/invoice_payment_status",
+            "writeback/crm/invoice_payment_status", "writeback/billing/billing_schedule"} <= set(by_key)
+    crm_deps = {"/".join(d["path"]) for d in by_key["writeback/crm/invoice_payment_status"]["dependencyKeys"]}
+    assert crm_deps == {"reverse_etl/rev_crm_invoice_payment_status", "marts/invoice_payment_status"}
+    page = requests.get(f"http://127.0.0.1:{port}/asset-groups", timeout=30)
+    assert page.status_code == 200
+
+
+def test_web_ui_shows_every_asset_schedule_and_sensor_of_the_definitions(web_ui: int):
+    """The UI's graph is the whole code location: every asset key in its group, every schedule and
+    sensor by name with its status (a fresh instance: the default status of each)."""
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    expected_assets = {"/".join(k.path): graph.get(k).group_name for k in graph.get_all_asset_keys()}
+    repo = defs.get_repository_def()
+    expected_schedules = {s.name: (s.cron_schedule, s.default_status.value) for s in repo.schedule_defs}
+    expected_sensors = {s.name: s.default_status.value for s in repo.sensor_defs}
+    assert "q2c_pipeline_hourly" in expected_schedules
+
+    nodes = _graphql(web_ui, "{ assetNodes { assetKey { path } groupName } }")["assetNodes"]
+    assert {"/".join(n["assetKey"]["path"]): n["groupName"] for n in nodes} == expected_assets
+
+    data = _graphql(web_ui, """query($repo: RepositorySelector!) {
+        schedulesOrError(repositorySelector: $repo) { __typename ... on PythonError { message }
+          ... on Schedules { results { name cronSchedule scheduleState { status } } } }
+        sensorsOrError(repositorySelector: $repo) { __typename ... on PythonError { message }
+          ... on Sensors { results { name sensorState { status } } } } }""", {"repo": REPOSITORY})
+    assert data["schedulesOrError"]["__typename"] == "Schedules", data["schedulesOrError"]
+    assert data["sensorsOrError"]["__typename"] == "Sensors", data["sensorsOrError"]
+    schedules = {s["name"]: (s["cronSchedule"], s["scheduleState"]["status"])
+                 for s in data["schedulesOrError"]["results"]}
+    sensors = {s["name"]: s["sensorState"]["status"] for s in data["sensorsOrError"]["results"]}
+    assert schedules == expected_schedules
+    assert sensors == expected_sensors
+
+
+SEEDS = [["staging", "legal_entities"], ["staging", "erp_cutovers"]]
+
+
+def test_web_ui_launches_a_run_that_succeeds(web_ui: int, q2c_env: Path):
+    """Launch the two dbt seeds (no network, seconds of work) with their dbt tests through GraphQL,
+    as the UI's "Materialize selected" does, and follow the run through the queue to SUCCESS."""
+    launched = _graphql(web_ui, """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) {
+        __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }
+        ... on RunConfigValidationInvalid { errors { message } } ... on InvalidSubsetError { message } } }""",
+                        {"p": {"selector": {**REPOSITORY, "jobName": "__ASSET_JOB",
+                                            "assetSelection": [{"path": path} for path in SEEDS]},
+                               "runConfigData": {}}})["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run_id = launched["run"]["runId"]
+
+    deadline = time.monotonic() + 150
+    status = None
+    while time.monotonic() < deadline and status not in ("SUCCESS", "FAILURE", "CANCELED"):
+        time.sleep(2)
+        run = _graphql(web_ui, """query($id: ID!) { runOrError(runId: $id) { __typename
+            ... on Run { status stepStats { stepKey status } } } }""", {"id": run_id})["runOrError"]
+        status = run.get("status")
+    assert status == "SUCCESS", run
+
+    for path in SEEDS:
+        asset = _graphql(web_ui, """query($key: AssetKeyInput!) { assetOrError(assetKey: $key) {
+            ... on Asset { assetMaterializations(limit: 1) { runId } } } }""", {"key": {"path": path}})
+        assert asset["assetOrError"]["assetMaterializations"][0]["runId"] == run_id, path
+    checks = _graphql(web_ui, """query($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) {
+        ... on AssetNode { assetChecksOrError { ... on AssetChecks { checks { name
+          executionForLatestMaterialization { runId status } } } } } } }""",
+                      {"key": {"path": SEEDS[0]}})["assetNodeOrError"]["assetChecksOrError"]["checks"]
+    assert checks and all(c["executionForLatestMaterialization"] == {"runId": run_id, "status": "SUCCEEDED"}
+                          for c in checks), checks
+    with duckdb.connect(str(q2c_env / "warehouse" / "q2c.duckdb"), read_only=True) as con:
+        assert con.execute("select count(*) from staging.legal_entities").fetchone()[0] > 0
