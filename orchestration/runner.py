@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import duckdb
 from dagster import DagsterInstance, ExecuteInProcessResult
 
-from orchestration import settings
+from orchestration import alerts, settings
 
 # The unified control exception queue (docs/controls.md): the summary counts its rows per rule.
 CONTROL_QUEUE = ("controls", "control_exceptions")
@@ -34,6 +34,8 @@ class RunSummary:
     control_rule_ids: dict[str, str] = field(default_factory=dict)  # rule name -> rule id
     written_back: dict[str, int] = field(default_factory=dict)  # records sent per target
     writeback_failed: dict[str, int] = field(default_factory=dict)
+    serving_path: str | None = None  # the BI serving file this run published, and its table count
+    serving_tables: int = 0
 
     def render(self) -> str:
         lines = [f"q2c run {self.run_id}: {'SUCCESS' if self.success else 'FAILURE'}", "",
@@ -51,6 +53,8 @@ class RunSummary:
         for target, n in sorted(self.written_back.items()):
             failed = self.writeback_failed.get(target, 0)
             lines.append(f"  {target:<28} {n:>6}" + (f"  ({failed} rejected)" if failed else ""))
+        if self.serving_path:
+            lines += ["", f"BI serving file ({self.serving_tables} tables, read-only): {self.serving_path}"]
         return "\n".join(lines)
 
 
@@ -101,12 +105,14 @@ def run_pipeline(dagster_instance: DagsterInstance | None = None, raise_on_error
     for run_id in release_dead_runs(dagster_instance):
         print(f"released the warehouse pool slot held by dead run {run_id}")
     job = defs.resolve_job_def("q2c_pipeline")
-    return job.execute_in_process(
+    result = job.execute_in_process(
         instance=dagster_instance,
         raise_on_error=raise_on_error,
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         tags={PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
     )
+    print(alerts.describe(alerts.after_run(dagster_instance, result.run_id)))  # never raises (docs/alerts.md)
+    return result
 
 
 def summarize(result: ExecuteInProcessResult) -> RunSummary:
@@ -123,6 +129,8 @@ def summarize(result: ExecuteInProcessResult) -> RunSummary:
             target = "/".join(path[1:])
             summary.written_back[target] = int(meta.get("records_sent") or 0)
             summary.writeback_failed[target] = int(meta.get("failed") or 0)
+        elif path[0] == "serving":
+            summary.serving_path, summary.serving_tables = str(meta.get("path")), int(meta.get("tables") or 0)
         else:
             summary.models_built += 1
     for evaluation in result.get_asset_check_evaluations():

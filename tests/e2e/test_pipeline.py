@@ -219,11 +219,23 @@ def test_each_writeback_arrived_exactly_once(first_run, sandbox, q2c_env):
 
 
 def test_rerun_sends_nothing(first_run, sandbox):
+    """A rerun sends nothing; a BI connection held on the serving file works throughout and a new one sees the rerun."""
+    from orchestration import settings
     from orchestration.runner import run_pipeline, summarize
+    from tests.fixtures.serving import held_reader, new_connection, warehouse_counts
 
     writes_before = len(sandbox.writes())
-    again = summarize(run_pipeline())
+    serving = settings.serving_path()  # published by the first run
+    with duckdb.connect(str(serving), read_only=True) as con:
+        opened = con.execute("select max(published_at), any_value(run_id), "
+                             "(select count(*) from marts.invoice_payment_status) from serving_meta").fetchone()
+    assert opened[1] == first_run.run_id
+    with held_reader(serving) as reader:  # a dashboard's connection, held open through the whole rerun
+        again = summarize(run_pipeline())
+        new = new_connection(serving)
     assert again.success, again.render()
+    reader.assert_undisturbed(opened)
+    assert new["run_id"] == again.run_id and new["counts"] == warehouse_counts(settings.warehouse_path())
     assert again.written_back == {"crm/invoice_payment_status": 0, "billing/billing_schedule": 0}
     assert len(sandbox.writes()) == writes_before
 
