@@ -41,11 +41,12 @@
     FX: amounts converted at the rate of event_date (macros/fx.sql).
 
     Incremental (unique key billable_event_id, delete+insert). A run rebuilds:
-      - the PSA items written by the dlt loads since the last run: their raw row's load id
-        (staging dlt_load_id, kept as source_load_id) is at least the newest one already here
-        less var('billable_event_reload_hours'). Load ids, not SystemModstamp: a row that
-        arrives late with an old modstamp is still new to us, and finding them reads one
-        column instead of hashing millions of rows;
+      - the PSA items written by the dlt loads the last run had not seen: their raw row's load
+        id (staging dlt_load_id, kept as source_load_id) is newer than the newest load that
+        was complete when the last run built (loads_merged_through, from the Certinia
+        dataset's _dlt_loads). A load still in progress or failed halfway then is taken again
+        whole. Load ids, not SystemModstamp: a row that arrives late with an old modstamp is
+        still new to us, and finding the rows reads one column instead of hashing millions;
       - the Stripe charges whose content changed (source_hash; a few rows per contract);
       - the events of every project whose facts changed (project_hash);
       - the items of the last var('fx_restatement_days') days before the latest published rate
@@ -61,12 +62,36 @@
 #}
 
 {%- set raw_stripe_invoices = source('raw_stripe', 'invoices') %}
+{%- set certinia_timecards = source('raw_certinia', 'pse_timecard_c') %}
+{#- dlt's record of the Certinia loads (status 0 = complete), next to the raw tables. #}
+{%- set certinia_loads = api.Relation.create(database=certinia_timecards.database,
+                                             schema=certinia_timecards.schema, identifier='_dlt_loads') %}
+{#-
+    Incremental runs filter each source branch before anything is computed per row (an OR over
+    the whole union would hash and join every row first). A table built before the watermark
+    columns existed is rebuilt whole (on_schema_change adds them).
+-#}
+{%- set watermark_columns = ['loads_merged_through', 'project_hash', 'source_load_id'] %}
+{%- set incremental_filters = is_incremental() and execute
+        and (adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower')
+             | select('in', watermark_columns) | list | length) == watermark_columns | length %}
+{#- A Stripe charge's content: what its row is built from. #}
+{%- set charge_hash = q2c_hash(['subscription_item_id', 'period_start', 'line_id', 'stripe_invoice_id',
+                                'invoice_status', 'quantity', 'amount_minor', 'currency', 'invoice_modified_at',
+                                'subscription_id', 'contract_id', 'event_type', 'project_id', 'contract_customer_id',
+                                'contract_legal_entity_id', 'contract_correlation_id']) %}
+{%- set psa_changed -%}
+            dlt_load_id is null
+            or cast(dlt_load_id as double precision) > (select load_id from merged_through)
+            or project_id in (select project_id from changed_projects)
+            or __DATE__ >= (select fx_start from fx_restatement)
+{%- endset %}
 
 {{ config(
     materialized='incremental',
     unique_key='billable_event_id',
     incremental_strategy='delete+insert',
-    on_schema_change='fail',
+    on_schema_change='append_new_columns',
     post_hook=["{{ q2c_delete_missing_rows('billable_event_id', billable_event_live_keys()) }}"]
 ) }}
 
@@ -242,6 +267,54 @@ stripe_charges as (
 
 ),
 
+-- What an event takes from its project (which can change after the item, e.g. a legal entity
+-- filled in later): a change rebuilds the project's events.
+project_facts as (
+
+    select
+        project_id,
+        {{ q2c_hash(['contract_id', 'customer_id', 'effective_legal_entity_id', 'correlation_id']) }} as project_hash
+    from engagements
+
+),
+{%- if incremental_filters %}
+
+-- The newest Certinia load that was complete when this table was last built: PSA rows of
+-- newer loads are new or changed since.
+merged_through as (
+
+    select coalesce(max(cast(loads_merged_through as double precision)), 0) as load_id
+    from {{ this }}
+
+),
+
+built_projects as (
+
+    select distinct project_id, project_hash
+    from {{ this }}
+
+),
+
+changed_projects as (
+
+    select project_facts.project_id
+    from project_facts
+    where not exists (
+        select 1 from built_projects
+        where built_projects.project_id = project_facts.project_id
+            and built_projects.project_hash = project_facts.project_hash
+    )
+
+),
+
+-- Recent items are converted again: a day's rate may be published after the item was built.
+fx_restatement as (
+
+    select {{ q2c_fx_restatement_start() }} as fx_start
+
+),
+{%- endif %}
+
 items as (
 
     select
@@ -272,6 +345,9 @@ items as (
         cast(null as varchar) as contract_correlation_id
     from timecards
     where not is_deleted
+    {%- if incremental_filters %}
+        and ({{ psa_changed | replace('__DATE__', 'start_date') }})
+    {%- endif %}
 
     union all
 
@@ -303,6 +379,9 @@ items as (
         cast(null as varchar)
     from expenses
     where not is_deleted
+    {%- if incremental_filters %}
+        and ({{ psa_changed | replace('__DATE__', 'expense_date') }})
+    {%- endif %}
 
     union all
 
@@ -334,6 +413,9 @@ items as (
     from milestones
     where not is_deleted
         and actual_date is not null
+    {%- if incremental_filters %}
+        and ({{ psa_changed | replace('__DATE__', 'actual_date') }})
+    {%- endif %}
 
     union all
 
@@ -354,10 +436,7 @@ items as (
         cast(null as varchar),
         currency,
         invoice_modified_at,
-        {{ q2c_hash(['subscription_item_id', 'period_start', 'line_id', 'stripe_invoice_id', 'invoice_status',
-                     'quantity', 'amount_minor', 'currency', 'invoice_modified_at', 'subscription_id',
-                     'contract_id', 'event_type', 'project_id', 'contract_customer_id',
-                     'contract_legal_entity_id', 'contract_correlation_id']) }},
+        {{ charge_hash }},
         'stripe',
         cast(null as varchar),
         contract_id,
@@ -365,52 +444,20 @@ items as (
         contract_legal_entity_id,
         contract_correlation_id
     from stripe_charges
-
-),
-
--- What an event takes from its project (which can change after the item, e.g. a legal entity
--- filled in later): a change rebuilds the project's events.
-project_facts as (
-
-    select
-        project_id,
-        {{ q2c_hash(['contract_id', 'customer_id', 'effective_legal_entity_id', 'correlation_id']) }} as project_hash
-    from engagements
-
-),
-{%- if is_incremental() %}
-
--- PSA items are taken again from the newest load already merged, less
--- var('billable_event_reload_hours'): a load package retried after a failure keeps its older
--- load id, and the hours cover it.
-reload_from as (
-
-    select
-        coalesce(max(cast(source_load_id as double precision)), 0)
-            - 3600 * {{ var('billable_event_reload_hours', 24) }} as load_id
-    from {{ this }}
-
-),
-
-built_projects as (
-
-    select distinct project_id, project_hash
-    from {{ this }}
-
-),
-
-changed_projects as (
-
-    select project_facts.project_id
-    from project_facts
+    {%- if incremental_filters %}
+    -- Stripe charges (one per contract and month): those whose content changed.
     where not exists (
-        select 1 from built_projects
-        where built_projects.project_id = project_facts.project_id
-            and built_projects.project_hash = project_facts.project_hash
-    )
+            select 1 from {{ this }} as existing
+            where existing.source_system = 'stripe'
+                and existing.billable_event_id = 'stripe:' || stripe_charges.subscription_item_id || ':'
+                    || cast(stripe_charges.period_start as varchar)
+                and existing.source_hash = {{ charge_hash }}
+        )
+        or project_id in (select project_id from changed_projects)
+        or period_start >= (select fx_start from fx_restatement)
+    {%- endif %}
 
 ),
-{%- endif %}
 
 changed as (
 
@@ -420,21 +467,6 @@ changed as (
     from items
     left join project_facts
         on project_facts.project_id = items.project_id
-    {%- if is_incremental() %}
-    where
-        -- PSA items (millions of rows): those written by the loads since the last run.
-        (items.source_system = 'certinia' and (
-            items.dlt_load_id is null
-            or cast(items.dlt_load_id as double precision) >= (select load_id from reload_from)))
-        -- Stripe charges (one per contract and month): those whose content changed.
-        or (items.source_system = 'stripe' and not exists (
-            select 1 from {{ this }} as existing
-            where existing.billable_event_id = items.billable_event_id
-                and existing.source_hash = items.source_hash))
-        or items.project_id in (select project_id from changed_projects)
-        -- Recent items are converted again: a day's rate may be published after the item was built.
-        or items.event_date >= {{ q2c_fx_restatement_start() }}
-    {%- endif %}
 
 ),
 
@@ -490,6 +522,14 @@ enriched as (
 
 ),
 
+completed_loads as (
+
+    select max(load_id) as load_id
+    from {{ certinia_loads }}
+    where status = 0
+
+),
+
 final as (
 
     select
@@ -521,7 +561,8 @@ final as (
         enriched.source_modified_at,
         enriched.source_hash,
         enriched.project_hash,
-        enriched.source_load_id
+        enriched.source_load_id,
+        (select load_id from completed_loads) as loads_merged_through
     from enriched
     {{ q2c_fx_joins('enriched.currency', 'enriched.functional_currency', 'enriched.fx_date') }}
 
