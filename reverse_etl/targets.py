@@ -1,4 +1,4 @@
-"""The writeback targets: which payload model feeds which sink, and how a row becomes a payload."""
+"""The writeback targets: which payload model feeds which sink, how a row becomes a payload, in which mode."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from reverse_etl.config import UPSERT
+
 CRM_OBJECT = "Q2C_Invoice_Status__c"
 CRM_EXTERNAL_ID_FIELD = "Q2C_Invoice_Id__c"
-_ENGINE_COLUMNS = {"external_id", "content_hash"}
+# Columns the engine reads and never sends: the key, the hash, and the deal's correlation id.
+ENGINE_COLUMNS = frozenset({"external_id", "content_hash", "correlation_id"})
 
 
 def _json_value(value: Any) -> Any:
@@ -25,7 +28,7 @@ def _json_value(value: Any) -> Any:
 def crm_payment_status_payload(row: dict[str, Any]) -> dict[str, Any]:
     """Every target field of the row except the external id, which the sink sets itself."""
     return {k: _json_value(v) for k, v in row.items()
-            if k not in _ENGINE_COLUMNS and k != CRM_EXTERNAL_ID_FIELD}
+            if k not in ENGINE_COLUMNS and k != CRM_EXTERNAL_ID_FIELD}
 
 
 def billing_schedule_payload(row: dict[str, Any]) -> dict[str, Any]:
@@ -35,11 +38,34 @@ def billing_schedule_payload(row: dict[str, Any]) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class CorrelationLookup:
+    """Where the engine finds a record's correlation id when the payload has no ``correlation_id`` column.
+
+    ``select <key_column>, <column> from <relation>``, matched on the payload's ``payload_column``.
+    """
+
+    relation: str
+    key_column: str
+    payload_column: str
+    column: str = "correlation_id"
+
+
+@dataclass(frozen=True)
 class Target:
     name: str
     relation: str
     system: str
+    mode: str = UPSERT  # the default; Q2C_WRITEBACK_MODE_<NAME> or the run's config override it
+    correlation: CorrelationLookup | None = None
 
 
-CRM_PAYMENT_STATUS = Target("crm_payment_status", "reverse_etl.rev_crm_invoice_payment_status", "salesforce")
-BILLING_SCHEDULE = Target("billing_schedule", "reverse_etl.rev_billing_schedule", "stripe")
+# Upsert: invoices leave the payload only if the source deletes them, and the CRM keeps its copy.
+CRM_PAYMENT_STATUS = Target(
+    "crm_payment_status", "reverse_etl.rev_crm_invoice_payment_status", "salesforce", UPSERT,
+    CorrelationLookup("canonical.invoice", "invoice_id", CRM_EXTERNAL_ID_FIELD))
+# Upsert, never mirror: each cycle the payload moves on to the next installment, and the one it
+# drops has been (or is being) invoiced - deleting it would unbill it.
+BILLING_SCHEDULE = Target(
+    "billing_schedule", "reverse_etl.rev_billing_schedule", "stripe", UPSERT,
+    CorrelationLookup("canonical.contract", "contract_id", "contract_id"))
+TARGETS = {t.name: t for t in (CRM_PAYMENT_STATUS, BILLING_SCHEDULE)}

@@ -11,29 +11,32 @@ Idempotency, in two layers:
   created an item but before the sync state was saved therefore never creates a second item,
   whatever changed in between and however long ago (Stripe forgets keys after 24 h).
 
+- Before any POST the sink compares the item it found with the line: when Stripe already holds
+  the line's content (a run died after Stripe answered, before the state was saved) nothing is
+  sent and the record is reported confirmed. So a rerun after a crash sends nothing twice.
+
 New lines are created (``POST /v1/invoiceitems``); changed lines update the item
 (``POST /v1/invoiceitems/<id>``). The customer and currency of an item cannot change: a line
 whose customer or currency changed is rejected with an error naming the field.
+
+``existing`` (items found by id or metadata) serves ``update_only``. There is no ``delete``:
+Stripe would delete a pending item (``DELETE /v1/invoiceitems/<id>``), but the sandbox has no such
+route, so ``mirror`` is refused for this sink; and this target must not mirror anyway (the
+installment that leaves the payload each cycle is the one being invoiced).
 """
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import requests
 
 from ingestion.stripe.helpers import StripeClient
-from reverse_etl.sinks import Change, Outcome
+from reverse_etl.sinks import Change, Outcome, idempotency_key
+
+__all__ = ["METADATA_KEY", "StripeInvoiceItemSink", "form_body", "holds", "idempotency_key"]
 
 METADATA_KEY = "q2c_external_id"
-
-
-def idempotency_key(target: str, external_id: str, prior_hash: str | None, content_hash: str,
-                    target_id: str | None) -> str:
-    """Same request, same key; any other request (new content, other prior state, create vs update), a new key."""
-    parts = (target, external_id, prior_hash or "new", content_hash, target_id or "create")
-    return "q2c-" + hashlib.sha256("|".join(parts).encode()).hexdigest()[:48]
 
 
 def form_body(payload: dict[str, Any], external_id: str, create: bool) -> dict[str, Any]:
@@ -55,6 +58,21 @@ def form_body(payload: dict[str, Any], external_id: str, create: bool) -> dict[s
     return form
 
 
+def holds(item: dict[str, Any], payload: dict[str, Any], external_id: str) -> bool:
+    """Whether the invoice item already carries every field the line would send."""
+    metadata = item.get("metadata") or {}
+    period = item.get("period") or {}
+    try:
+        return (item.get("customer") == payload["stripe_customer_id"] and item.get("currency") == payload["currency"]
+                and item.get("amount") == int(payload["amount"]) and item.get("description") == payload["description"]
+                and period.get("start") == int(payload["period_start"])
+                and period.get("end") == int(payload["period_end"])
+                and metadata.get(METADATA_KEY) == external_id
+                and metadata.get("salesforce_contract_id") == payload["contract_id"])
+    except (TypeError, ValueError, KeyError):
+        return False
+
+
 def _error(resp: requests.Response) -> str:
     try:
         message = resp.json()["error"]["message"]
@@ -64,9 +82,9 @@ def _error(resp: requests.Response) -> str:
 
 
 class StripeInvoiceItemSink:
-    def __init__(self, client: StripeClient, name: str = "billing_schedule") -> None:
+    def __init__(self, client: StripeClient, name: str = "billing_schedule", batch_size: int = 50) -> None:
         self.name = name
-        self.batch_size = 50
+        self.batch_size = batch_size
         self.client = client
         self._existing: dict[str, dict[str, dict[str, Any]]] = {}  # customer -> external id -> item
 
@@ -82,14 +100,27 @@ class StripeInvoiceItemSink:
             self._existing[customer] = items
         return self._existing[customer].get(external_id)
 
+    def _current(self, change: Change) -> dict[str, Any] | None:
+        if change.target_id is not None:
+            return self.client.retrieve("invoiceitems", change.target_id)
+        return self._existing_item(change.payload["stripe_customer_id"], change.external_id)
+
+    def existing(self, changes: list[Change]) -> dict[str, str]:
+        """External id -> invoice item id of the lines Stripe holds already (by id, else by metadata)."""
+        found = {}
+        for change in changes:
+            current = self._current(change)
+            if current is not None:
+                found[change.external_id] = current["id"]
+        return found
+
     def _send_one(self, change: Change) -> Outcome:
         payload = change.payload
-        if change.target_id is not None:
-            current: dict[str, Any] | None = self.client.retrieve("invoiceitems", change.target_id)
-        else:
-            current = self._existing_item(payload["stripe_customer_id"], change.external_id)
+        current = self._current(change)
         target_id = current["id"] if current is not None else None
         key = idempotency_key(self.name, change.external_id, change.prior_hash, change.content_hash, target_id)
+        if current is not None and holds(current, payload, change.external_id):
+            return Outcome(change.external_id, True, target_id=target_id, idempotency_key=key, sent=False)
         if current is not None:
             for field, expected in (("customer", payload["stripe_customer_id"]), ("currency", payload["currency"])):
                 if current.get(field) != expected:
@@ -98,9 +129,14 @@ class StripeInvoiceItemSink:
                                          f"the schedule says {expected!r}; Stripe cannot change it")
         form = form_body(payload, change.external_id, create=target_id is None)
         path = "/v1/invoiceitems" if target_id is None else f"/v1/invoiceitems/{target_id}"
-        resp = self.client.post(path, form, key)
+        try:
+            resp = self.client.post(path, form, key)
+        except requests.RequestException as exc:  # the POST may have reached Stripe: in doubt
+            return Outcome(change.external_id, False, error=f"{type(exc).__name__}: {exc}", idempotency_key=key,
+                           in_doubt=True)
         if resp.status_code >= 400:
-            return Outcome(change.external_id, False, error=_error(resp), idempotency_key=key)
+            return Outcome(change.external_id, False, error=_error(resp), idempotency_key=key,
+                           in_doubt=resp.status_code >= 500)
         return Outcome(change.external_id, True, target_id=resp.json()["id"], idempotency_key=key)
 
     def send(self, batch: list[Change]) -> list[Outcome]:
@@ -108,6 +144,7 @@ class StripeInvoiceItemSink:
         for change in batch:
             try:
                 outcomes.append(self._send_one(change))
-            except (requests.RequestException, ValueError, RuntimeError) as exc:
-                outcomes.append(Outcome(change.external_id, False, error=f"{type(exc).__name__}: {exc}"))
+            except (requests.RequestException, ValueError, RuntimeError) as exc:  # before the POST: not sent
+                outcomes.append(Outcome(change.external_id, False, error=f"{type(exc).__name__}: {exc}",
+                                        sent=False))
         return outcomes

@@ -478,12 +478,14 @@ def test_business_health_covers_90_days_and_builds_before_any_writeback(built: B
 
 
 def test_business_health_counts_writeback_failures_per_day(world_builds, tmp_path) -> None:
-    """Once reverse_etl has logged attempts, failures (status other than 'ok') are counted on their day."""
+    """Once reverse_etl has logged records sent ('ok' or 'failed'), failures are counted on their day;
+    records confirmed after a crash, skipped or planned in a dry run were not sent and do not count."""
     source = world_builds.get(42, 1.0)
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copy(source.warehouse, warehouse)
     attempts = [  # (day offset before the as-of date, status)
         (0, "ok"), (0, "ok"), (0, "failed"), (3, "failed"), (3, "failed"), (5, "ok"),
+        (0, "confirmed"), (3, "skipped"), (5, "planned"), (6, "skipped"),
     ]
     with duckdb.connect(str(warehouse)) as con:
         con.execute(SYNC_DDL)

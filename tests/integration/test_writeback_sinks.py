@@ -130,3 +130,64 @@ def test_salesforce_rejected_record_fails_alone_and_is_retried(sandbox, tmp_path
         assert (second.sent, second.succeeded) == (1, 1)
     stored = Counter(r["Q2C_Invoice_Id__c"] for r in sandbox.records("salesforce", "Q2C_Invoice_Status__c"))
     assert stored == Counter({"SF-T-0": 1, "SF-T-1": 1, "SF-T-2": 1})
+
+
+@pytest.fixture
+def sf_client(sandbox):
+    return SalesforceClient(sandbox.urls["salesforce"], sandbox.credentials["salesforce"]["client_id"],
+                            sandbox.credentials["salesforce"]["client_secret"], ca_bundle=str(sandbox.ca_bundle))
+
+
+def test_salesforce_update_only_updates_what_the_crm_holds_and_creates_nothing(sandbox, sf_client, tmp_path):
+    account = sandbox.records("salesforce", "Account")[0]["Id"]
+    prefix = tmp_path.name
+    with duckdb.connect(str(tmp_path / "wh.duckdb")) as con:
+        con.execute("create schema reverse_etl")
+        con.execute("""create table reverse_etl.status as
+                       select ? || '-' || i as external_id, 'h' as content_hash, ? as "Account__c",
+                              'USD' as "CurrencyIsoCode", 'open' as "Payment_Status__c" from range(3) t(i)""",
+                    [prefix, account])
+        # Someone else (another integration) created the CRM records of keys 0 and 1.
+        other = SalesforceUpsertSink(sf_client, "Q2C_Invoice_Status__c", "Q2C_Invoice_Id__c", name="other")
+        con.execute("create table reverse_etl.seed as select * from reverse_etl.status where external_id < ?",
+                    [f"{prefix}-2"])
+        assert engine.sync(con, other, "reverse_etl.seed", crm_payment_status_payload).succeeded == 2
+        con.execute("""update reverse_etl.status set "Payment_Status__c" = 'paid'""")
+        sink = SalesforceUpsertSink(sf_client, "Q2C_Invoice_Status__c", "Q2C_Invoice_Id__c")
+        result = engine.sync(con, sink, "reverse_etl.status", crm_payment_status_payload, mode="update_only")
+        assert (result.succeeded, result.skipped, result.to_update, result.to_create) == (2, 1, 2, 0)
+        logged = con.execute("select primary_key, operation, status, idempotency_key from q2c_sync.writeback_log "
+                             "where target = 'crm_payment_status' order by 1").fetchall()
+    assert [row[:3] for row in logged] == [(f"{prefix}-0", "update", "ok"), (f"{prefix}-1", "update", "ok"),
+                                           (f"{prefix}-2", "create", "skipped")]
+    assert all(key and key.startswith("q2c-") for *_, key in logged)
+    stored = {r["Q2C_Invoice_Id__c"]: r["Payment_Status__c"] for r in sandbox.records("salesforce", "Q2C_Invoice_Status__c")
+              if r["Q2C_Invoice_Id__c"].startswith(prefix)}
+    assert stored == {f"{prefix}-0": "paid", f"{prefix}-1": "paid"}
+
+
+def test_stripe_update_only_finds_items_by_metadata_and_creates_none(sandbox, stripe_client, con, tmp_path):
+    engine.sync(con, StripeInvoiceItemSink(stripe_client, name="seed"), "reverse_etl.schedule",
+                billing_schedule_payload)
+    con.execute("update reverse_etl.schedule set amount = amount + 1, content_hash = 'h2'")
+    con.execute("insert into reverse_etl.schedule select external_id || '-new', content_hash, stripe_customer_id, "
+                "contract_id, amount, currency, description, period_start, period_end from reverse_etl.schedule "
+                "where contract_id = 'C0'")
+    result = engine.sync(con, StripeInvoiceItemSink(stripe_client), "reverse_etl.schedule",
+                         billing_schedule_payload, mode="update_only")
+    assert (result.succeeded, result.skipped, result.failed) == (3, 1, 0), result.errors
+    assert _items(sandbox, tmp_path.name) == Counter({f"{tmp_path.name}-C{i}-202607": 1 for i in range(3)})
+
+
+def test_mirror_is_refused_for_both_targets_since_the_sandbox_cannot_delete(sandbox, sf_client, stripe_client, con):
+    """Mirror needs deletes. Neither sandbox API has one; when it does, give the sink a delete and drop this."""
+    sf = sf_client.session.delete(
+        f"{sf_client.instance_url}/services/data/v{sf_client.api_version}/composite/sobjects",
+        params={"ids": "a3Q000000000001AAA", "allOrNone": "false"})
+    stripe = stripe_client.session.delete(f"{stripe_client.base_url}/v1/invoiceitems/ii_missing")
+    assert sf.status_code in (404, 405) and stripe.status_code == 404
+    assert "Unrecognized request URL" in stripe.json()["error"]["message"]
+    for sink in (SalesforceUpsertSink(sf_client, "Q2C_Invoice_Status__c", "Q2C_Invoice_Id__c"),
+                 StripeInvoiceItemSink(stripe_client)):
+        with pytest.raises(engine.SyncConfigError, match="mode mirror .* cannot delete"):
+            engine.sync(con, sink, "reverse_etl.schedule", billing_schedule_payload, mode="mirror")

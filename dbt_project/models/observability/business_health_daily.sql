@@ -27,8 +27,10 @@
                                 received that day, and the open overdue balance at the day's end
                                 (total - credits - payments dated on or before it, invoices past
                                 due), in the reporting currency at invoice-date rates;
-      writeback failures        writeback attempts logged that day (q2c_sync.sync_log, written by
-                                reverse_etl) and those whose status is not 'ok'. Before the first
+      writeback failures        records sent to a target that day (q2c_sync.sync_log rows, written
+                                by reverse_etl, whose status is 'ok' or 'failed'; rows confirmed
+                                after a crash, skipped or planned in a dry run were not sent) and
+                                those that failed. Before the first
                                 writeback the log table does not exist: attempts and failures
                                 are then 0 and the failure rate null.
 #}
@@ -344,8 +346,9 @@ writebacks as (
     select
         cast(attempted_at as date) as report_date,
         count(*) as writeback_attempts,
-        sum(case when status <> 'ok' then 1 else 0 end) as writeback_failures
+        sum(case when status = 'failed' then 1 else 0 end) as writeback_failures
     from {{ sync_log }}
+    where status in ('ok', 'failed')
     group by cast(attempted_at as date)
     {%- else %}
     -- No writeback has run yet (q2c_sync.sync_log does not exist): nothing attempted.
