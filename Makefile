@@ -64,6 +64,7 @@ bench: install
 	$(PY) -m bench.sandbox_serving --scale $(BENCH_SCALE)
 	$(PY) -m bench.ingestion --scales $(INGEST_SCALES)
 	$(PY) -m bench.dbt_build --scale $(DBT_BENCH_SCALE)
+	$(PY) -m bench.definitions_load --runs 5 --out bench/results/definitions_load.json
 
 clean:
 	rm -rf warehouse .dagster_home dbt_project/target dbt_project/logs

@@ -141,11 +141,13 @@ def test_a_bad_row_fails_the_gx_check_and_blocks_the_crm_writeback(sandbox, q2c_
     crm_writes = len(sandbox.writes("salesforce"))
     summary = summarize(run_pipeline())
     assert not summary.success
-    # Caught three times: staging's accepted currencies and the missing FX rate (warnings), and
-    # the mart's GX suite (blocking).
+    # Caught four times: staging's accepted currencies and the missing FX rate (warnings), the
+    # mart's GX suite and the CRM payload's (both blocking). The invoice is paid, so AR ageing
+    # (a warning suite on open balances) does not see it.
     assert sorted(summary.checks_failed) == [
         "canonical/invoice:assert_every_fact_has_its_fx_rates",
         "marts/invoice_payment_status:gx_invoice_payment_status",
+        "reverse_etl/rev_crm_invoice_payment_status:gx_rev_crm_invoice_payment_status",
         "staging/stg_stripe__invoices:accepted_values_stg_stripe__invoices_currency__USD__GBP__EUR"]
     assert "crm/invoice_payment_status" not in summary.written_back
     assert len(sandbox.writes("salesforce")) == crm_writes
