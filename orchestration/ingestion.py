@@ -2,8 +2,14 @@
 
 The sources and pipelines are built again at run time, so configuration (sandbox URLs,
 credentials, warehouse path) is read when the run starts, not when definitions load.
+
+Sources with a full-pass mode (a ``reconcile`` argument: Stripe, NetSuite) take it from the run
+config of their load (``ops: {load_<system>: {config: {reconcile: true}}}``, :class:`ReconcileConfig`),
+so one run can reconcile without changing the process's environment; the nightly reconciliation
+job (``orchestration.automation``) sets it.
 """
 
+import inspect
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +21,7 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetSpec,
+    Config,
     Definitions,
     MaterializeResult,
     multi_asset_check,
@@ -22,6 +29,7 @@ from dagster import (
 from dagster._record import copy
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
+from pydantic import Field
 
 from ingestion.pipelines import SOURCES, loader_file_format, make_pipeline, make_source
 from orchestration import sandbox_link, settings
@@ -64,22 +72,51 @@ class RawTranslator(DagsterDltTranslator):
         )
 
 
+class ReconcileConfig(Config):
+    """Run config of the load of a source with a full-pass mode."""
+
+    reconcile: bool = Field(
+        default=False,
+        description="The source's full pass besides its increment (Stripe: list every object again and merge "
+                    "it over the raw tables; NetSuite: scan every key for deleted rows); the nightly "
+                    "reconciliation sets it.")
+
+
+def reconciles(system: str) -> bool:
+    """Does the source of ``system`` have a full-pass mode (a ``reconcile`` argument)?"""
+    return "reconcile" in inspect.signature(SOURCES[system]).parameters
+
+
+def source_for_run(system: str, reconcile: bool = False) -> Any:
+    """The source a load runs: from dlt config, with ``reconcile=True`` passed when the run asks for it.
+
+    ``reconcile=False`` passes nothing, so dlt config (``SOURCES__<SYSTEM>__RECONCILE``) still applies.
+    """
+    if not reconcile:
+        return make_source(system)
+    if not reconciles(system):
+        raise ValueError(f"the {system} source has no full-pass (reconcile) mode")
+    return SOURCES[system](reconcile=True)
+
+
 def _ingestion_assets(system: str) -> Any:
-    @dlt_assets(
+    decorate = dlt_assets(
         dlt_source=SOURCES[system](**_PLACEHOLDER_ARGS[system]),
         dlt_pipeline=make_pipeline(system, settings.warehouse_path(), settings.pipelines_dir()),
         name=f"load_{system}",
         dagster_dlt_translator=RawTranslator(),
         pool=settings.DUCKDB_POOL,
     )
-    def _load(context: AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
+
+    def load(context: AssetExecutionContext, dlt: DagsterDltResource, reconcile: bool) -> Iterator[Any]:
         sandbox_link.configure()
         settings.warehouse_path().parent.mkdir(parents=True, exist_ok=True)
-        context.log.info(f"loading {system} into raw_{system} of {settings.warehouse_path()}")
+        context.log.info(f"loading {system} into raw_{system} of {settings.warehouse_path()}"
+                         + (" (reconciliation: full pass)" if reconcile else ""))
         pipeline = make_pipeline(system, settings.warehouse_path(), settings.pipelines_dir())
         results = list(dlt.run(
             context=context,
-            dlt_source=make_source(system),
+            dlt_source=source_for_run(system, reconcile),
             dlt_pipeline=pipeline,
             dagster_dlt_translator=RawTranslator(),
             loader_file_format=loader_file_format(),
@@ -90,6 +127,18 @@ def _ingestion_assets(system: str) -> Any:
             if row is not None:
                 result = copy(result, metadata={**(result.metadata or {}), **row})
             yield result
+
+    if reconciles(system):
+        @decorate
+        def _load_reconcilable(context: AssetExecutionContext, dlt: DagsterDltResource,
+                               config: ReconcileConfig) -> Iterator[Any]:
+            yield from load(context, dlt, config.reconcile)
+
+        return _load_reconcilable
+
+    @decorate
+    def _load(context: AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
+        yield from load(context, dlt, False)
 
     return _load
 
@@ -141,6 +190,7 @@ def _quarantine_check(system: str, load: Any) -> Any:
 
 
 INGESTION_ASSETS = [_ingestion_assets(system) for system in SOURCES]
+LOADS = dict(zip(SOURCES, INGESTION_ASSETS, strict=True))  # system -> its @dlt_assets (op load_<system>)
 QUARANTINE_CHECKS = [_quarantine_check(system, load) for system, load in zip(SOURCES, INGESTION_ASSETS, strict=True)]
 
 defs = Definitions(assets=INGESTION_ASSETS, asset_checks=QUARANTINE_CHECKS, resources={"dlt": DagsterDltResource()})

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import os
 import socket
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 from dagster import DagsterInstance, ExecuteInProcessResult
@@ -19,6 +22,9 @@ from orchestration import alerts, settings
 CONTROL_QUEUE = ("controls", "control_exceptions")
 PID_TAG = "q2c/pid"
 HOST_TAG = "q2c/host"
+# How long the summary waits for another process's write lock on the warehouse (a scheduled or
+# automation run writing it) before it gives up counting the control queue.
+LOCK_WAIT_SECONDS = 60.0
 
 
 @dataclass
@@ -36,6 +42,7 @@ class RunSummary:
     writeback_failed: dict[str, int] = field(default_factory=dict)
     serving_path: str | None = None  # the BI serving file this run published, and its table count
     serving_tables: int = 0
+    warehouse_busy: bool = False  # another process held the warehouse's write lock past LOCK_WAIT_SECONDS
 
     def render(self) -> str:
         lines = [f"q2c run {self.run_id}: {'SUCCESS' if self.success else 'FAILURE'}", "",
@@ -45,7 +52,10 @@ class RunSummary:
                   f"checks passed          {self.checks_passed:>8}",
                   f"checks failed          {len(self.checks_failed):>8}"]
         lines += [f"  failed: {name}" for name in self.checks_failed]
-        lines += ["", f"Control exceptions     {sum(n for n in self.control_exceptions.values() if n > 0):>8}"]
+        if self.warehouse_busy:
+            lines += ["", "Control exceptions     not counted: another run was writing the warehouse"]
+        else:
+            lines += ["", f"Control exceptions     {sum(n for n in self.control_exceptions.values() if n > 0):>8}"]
         lines += [f"  {self.control_rule_ids.get(name, ''):<7} {name:<41} {n:>6}"
                   for name, n in sorted(self.control_exceptions.items(),
                                         key=lambda item: (self.control_rule_ids.get(item[0], ''), item[0]))]
@@ -115,6 +125,31 @@ def run_pipeline(dagster_instance: DagsterInstance | None = None, raise_on_error
     return result
 
 
+def is_lock_conflict(error: BaseException) -> bool:
+    """Is ``error`` DuckDB refusing the file because another process holds its write lock?"""
+    return isinstance(error, duckdb.IOException) and "could not set lock" in str(error).lower()
+
+
+def connect_read_only(path: str | Path, wait_seconds: float = LOCK_WAIT_SECONDS,
+                      sleep: Callable[[float], None] = time.sleep) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the warehouse, waiting (backoff 0.1 s doubling to 2 s) while another
+    process writes it.
+
+    The summary reads outside the ``duckdb_writer`` pool: while a run writes the file, DuckDB
+    refuses every other process, readers included. Raises the lock error after ``wait_seconds``.
+    """
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.1
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=True)
+        except duckdb.IOException as exc:
+            if not is_lock_conflict(exc) or time.monotonic() + delay > deadline:
+                raise
+        sleep(delay)
+        delay = min(delay * 2, 2.0)
+
+
 def summarize(result: ExecuteInProcessResult) -> RunSummary:
     summary = RunSummary(success=result.success, run_id=result.run_id)
     for event in result.get_asset_materialization_events():
@@ -140,7 +175,14 @@ def summarize(result: ExecuteInProcessResult) -> RunSummary:
             summary.checks_failed.append(f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}")
     warehouse = settings.warehouse_path()
     if warehouse.exists():
-        with duckdb.connect(str(warehouse), read_only=True) as con:
+        try:
+            con = connect_read_only(warehouse)
+        except duckdb.IOException as exc:
+            if not is_lock_conflict(exc):
+                raise
+            summary.warehouse_busy = True
+            return summary
+        with con:
             schema, table = CONTROL_QUEUE
             try:
                 rows = con.execute(f'select rule_id, rule_name, count(*) from "{schema}"."{table}" '

@@ -7,14 +7,23 @@ with a message naming ``q2c prepare`` when the manifest is missing.
 
 Every dbt node is in its layer's group: models by their folder under ``models/``
 (:data:`MODEL_LAYERS`), seeds in ``seeds``, snapshots in ``snapshots``.
+
+Automation: every model, snapshot and seed carries :data:`DBT_CONDITION`, ``eager()`` gated on
+the parents' blocking checks: it is requested when a parent updated (a load, or a model requested
+in the same tick), not while a parent is missing or in progress, not while it is in progress
+itself, and not while a blocking check (an error-severity dbt test, a GX suite) of a parent
+failed - what ``dbt build`` does within one invocation (it skips the children of a failed test),
+kept across runs. The automation sensor (``orchestration.automation``) evaluates it. The run config
+``full_refresh`` (:class:`DbtBuildConfig`) adds ``--full-refresh``: the nightly reconciliation.
 """
 
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetSpec, Definitions
+from dagster import AssetExecutionContext, AssetSpec, AutomationCondition, Config, Definitions
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from pydantic import Field
 
 from orchestration import sandbox_link, settings
 from orchestration.dbt_project import (
@@ -32,6 +41,10 @@ LAYER_OWNERS = {"staging": "team:data-platform", "canonical": "team:data-platfor
 # The folders under dbt_project/models/, one group each.
 MODEL_LAYERS = ("staging", "canonical", "marts", "controls", "observability", "reverse_etl")
 DBT_GROUPS = (*MODEL_LAYERS, "seeds", "snapshots")
+# Follow the parents: a load (or a model upstream in the same tick) updated, none missing or in
+# progress, their blocking checks passed (or requested in the same run, where a failure stops the child).
+DBT_CONDITION = (AutomationCondition.eager()
+                 & AutomationCondition.all_deps_blocking_checks_passed()).with_label("eager_after_checks")
 
 
 def dbt_layer(node: Mapping[str, Any]) -> str:
@@ -48,7 +61,8 @@ def dbt_layer(node: Mapping[str, Any]) -> str:
 
 
 class LayerTranslator(DagsterDbtTranslator):
-    """Groups dbt nodes by layer (:func:`dbt_layer`); each layer has its owning team."""
+    """Groups dbt nodes by layer (:func:`dbt_layer`); each layer has its owning team; all follow their parents
+    by :data:`DBT_CONDITION`."""
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
@@ -56,19 +70,39 @@ class LayerTranslator(DagsterDbtTranslator):
         if node.get("resource_type") not in ("model", "snapshot", "seed"):
             return spec
         layer = dbt_layer(node)
-        return spec.replace_attributes(group_name=layer, owners=[LAYER_OWNERS[layer]])
+        return spec.replace_attributes(group_name=layer, owners=[LAYER_OWNERS[layer]],
+                                       automation_condition=DBT_CONDITION)
 
 
 def dbt_vars() -> dict[str, str]:
     return {"as_of_date": sandbox_link.as_of_date().isoformat()}
 
 
+class DbtBuildConfig(Config):
+    """Run config of the dbt build (``ops: {q2c_dbt: {config: {...}}}``)."""
+
+    full_refresh: bool = Field(
+        default=False,
+        description="dbt build --full-refresh: rebuild the incremental models (billable_event, invoice_line) "
+                    "from the raw layer; control_exception_history keeps its history (full_refresh: false). "
+                    "The nightly reconciliation sets it.")
+
+
+def dbt_build_args(config: DbtBuildConfig) -> list[str]:
+    """``dbt build`` as the scheduled runs call it. dbt's unit tests are code tests on fixed inputs:
+    they run in CI (``make test``), not on every load (dbt's own advice for production builds)."""
+    return ["build", "--vars", json.dumps(dbt_vars()), "--exclude-resource-type", "unit_test",
+            *(["--full-refresh"] if config.full_refresh else [])]
+
+
 @dbt_assets(manifest=prepared_manifest_path(), project=dbt_project(),
             dagster_dbt_translator=LayerTranslator(), pool=settings.DUCKDB_POOL, name="q2c_dbt")
-def q2c_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+def q2c_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig) -> Iterator[Any]:
     configure_profile()  # the profile's connection, from the warehouse settings (never logged)
-    context.log.info(f"dbt build on target {dbt_target()} with vars {dbt_vars()}")
-    yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars())], context=context).stream()
+    args = dbt_build_args(config)
+    context.log.info(f"dbt build{' --full-refresh' if config.full_refresh else ''} on target {dbt_target()} "
+                     f"with vars {dbt_vars()}")
+    yield from dbt.cli(args, context=context).stream()
 
 
 def dbt_resource() -> DbtCliResource:
