@@ -10,7 +10,7 @@ and never sent. The diff against ``q2c_sync.sync_state`` (what the target last a
   leaves removed rows in the target (logged once, ``skipped``); ``update_only`` never creates (a
   row the target does not hold is logged ``skipped`` and looked at again next sync) and leaves
   removed rows alone; ``mirror`` also deletes removed rows in the target (only for sinks that can
-  delete).
+  delete, and never for a target that refuses it: ``billing_schedule``, see ``reverse_etl.targets``).
 
 Records the target rejected are not written to the state, so every later sync sends them again
 until they succeed. A sync that would change (update or delete) more than ``max_change_share`` of
@@ -36,8 +36,8 @@ from typing import Any
 
 import duckdb
 
-from reverse_etl import config, state
-from reverse_etl.config import MIRROR, UPDATE_ONLY, SyncConfigError
+from reverse_etl import config, state, targets
+from reverse_etl.config import MIRROR, UPDATE_ONLY, UPSERT, SyncConfigError
 from reverse_etl.sinks import Change, Outcome, Sink, change_key
 from reverse_etl.targets import CorrelationLookup
 
@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 KEY_COLUMN = "external_id"
 HASH_COLUMN = "content_hash"
 CORRELATION_COLUMN = "correlation_id"
+MODE_EFFECT = {UPSERT: "creates and updates records", UPDATE_ONLY: "updates records the target holds",
+               MIRROR: "deletes removed rows in the target"}
 
 __all__ = ["ChangeGuardError", "PayloadError", "SyncConfigError", "SyncResult", "read_payload", "plan", "sync"]
 
@@ -360,6 +362,10 @@ def sync(con: duckdb.DuckDBPyConnection, sink: Sink, relation: str,
     """
     mode = config.check_mode(mode, f"mode of {sink.name}") if mode else config.resolve_mode(sink.name)
     limit = config.resolve_max_change_share(sink.name, max_change_share)
+    if (why := targets.refusal(sink.name, mode)) is not None:
+        others = ", ".join(m for m in config.MODES if targets.refusal(sink.name, m) is None)
+        raise SyncConfigError(f"writeback {sink.name}: mode {mode} {MODE_EFFECT[mode]}, and this target never "
+                              f"syncs so: {why}; use {others}")
     if mode == MIRROR and not hasattr(sink, "delete"):
         raise SyncConfigError(f"writeback {sink.name}: mode mirror deletes removed rows in the target, and this "
                               f"sink ({type(sink).__name__}) cannot delete; use upsert or update_only")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from reverse_etl.config import UPSERT
+from reverse_etl.config import MIRROR, UPSERT
 
 CRM_OBJECT = "Q2C_Invoice_Status__c"
 CRM_EXTERNAL_ID_FIELD = "Q2C_Invoice_Id__c"
@@ -57,15 +57,30 @@ class Target:
     system: str
     mode: str = UPSERT  # the default; Q2C_WRITEBACK_MODE_<NAME> or the run's config override it
     correlation: CorrelationLookup | None = None
+    refused_modes: tuple[tuple[str, str], ...] = ()  # (mode, why): modes no setting may choose for this target
+
+    def refusal(self, mode: str) -> str | None:
+        """Why this target never syncs in ``mode``, or None if it may."""
+        return dict(self.refused_modes).get(mode)
 
 
-# Upsert: invoices leave the payload only if the source deletes them, and the CRM keeps its copy.
+# Upsert by default: invoices leave the payload only if the source deletes them, and the CRM keeps its
+# copy. Mirror is allowed (Q2C_WRITEBACK_MODE_CRM_PAYMENT_STATUS=mirror or run config): the CRM's status
+# record of an invoice the ERPs no longer hold is then deleted (soft: the CRM's recycle bin keeps it).
 CRM_PAYMENT_STATUS = Target(
     "crm_payment_status", "reverse_etl.rev_crm_invoice_payment_status", "salesforce", UPSERT,
     CorrelationLookup("canonical.invoice", "invoice_id", CRM_EXTERNAL_ID_FIELD))
-# Upsert, never mirror: each cycle the payload moves on to the next installment, and the one it
-# drops has been (or is being) invoiced - deleting it would unbill it.
+# Upsert, never mirror (although the Stripe sink can delete): each cycle the payload moves on to the
+# next installment, and the one it drops has been (or is being) invoiced - deleting it would unbill it.
 BILLING_SCHEDULE = Target(
     "billing_schedule", "reverse_etl.rev_billing_schedule", "stripe", UPSERT,
-    CorrelationLookup("canonical.contract", "contract_id", "contract_id"))
+    CorrelationLookup("canonical.contract", "contract_id", "contract_id"),
+    refused_modes=((MIRROR, "each cycle the installment that leaves the payload is the one being invoiced, and "
+                            "deleting its pending invoice item would unbill it"),))
 TARGETS = {t.name: t for t in (CRM_PAYMENT_STATUS, BILLING_SCHEDULE)}
+
+
+def refusal(target: str, mode: str) -> str | None:
+    """Why the target named ``target`` never syncs in ``mode`` (None if it may, or is not a known target)."""
+    known = TARGETS.get(target)
+    return None if known is None else known.refusal(mode)

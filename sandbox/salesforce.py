@@ -1,4 +1,4 @@
-"""Salesforce REST API simulator (OAuth client credentials, describe, SOQL query/queryAll, upsert).
+"""Salesforce REST API simulator (OAuth client credentials, describe, SOQL query/queryAll, upsert, delete).
 
 Routes (``vNN.0`` is any two-digit API version, e.g. ``v59.0``):
 
@@ -9,6 +9,8 @@ Routes (``vNN.0`` is any two-digit API version, e.g. ``v59.0``):
 - ``GET  /services/data/vNN.0/sobjects/{obj}/{id}`` and ``.../{obj}/{extIdField}/{value}``
 - ``PATCH /services/data/vNN.0/sobjects/{obj}/{extIdField}/{value}`` (upsert)
 - ``PATCH /services/data/vNN.0/composite/sobjects/{obj}/{extIdField}`` (collection upsert)
+- ``DELETE /services/data/vNN.0/composite/sobjects?ids=<id>,<id>&allOrNone=`` (collection delete: soft
+  deletes, ``IsDeleted = true``, seen by ``queryAll`` only)
 - ``GET  /services/data/vNN.0/query?q=``, ``/queryAll?q=`` and ``/query/{locator}``
 """
 
@@ -137,6 +139,7 @@ class SalesforceApi:
             {obj: _typing_sample(store.rows(SYSTEM, obj)) for obj in store.objects(SYSTEM)})
         self._soql_schemas = {name: schema.fields for name, schema in self.schemas.items()}
         self._by_lower = {name.lower(): name for name in self.schemas}
+        self._by_prefix = {s.key_prefix: s.name for s in self.schemas.values() if s.key_prefix}
         self._currencies = {c["symbol"] for c in CURRENCIES}
 
     # ------------------------------------------------------------------ dispatch
@@ -182,6 +185,10 @@ class SalesforceApi:
                     return self._query_more(req, version, rest[1])
             elif head == "sobjects":
                 return self._sobjects(req, version, rest[1:])
+            elif head == "composite" and len(rest) == 2 and rest[1] == "sobjects":
+                if method != "DELETE":
+                    return self._method_not_allowed(req, "DELETE")
+                return self._composite_delete(req)
             elif head == "composite" and len(rest) == 4 and rest[1] == "sobjects":
                 if method != "PATCH":
                     return self._method_not_allowed(req, "PATCH")
@@ -426,6 +433,72 @@ class SalesforceApi:
             self.store.commit(self._entry(req, schema.name, None, body, 200, results), effects)
         return json_response(200, results)
 
+    def _composite_delete(self, req: Request) -> Response:
+        """``DELETE /composite/sobjects?ids=``: up to 200 records by Id, one DeleteResult per id, in order.
+
+        A delete is soft, as in Salesforce: the record gets ``IsDeleted = true`` and new
+        ``LastModifiedDate`` / ``SystemModstamp``, leaves ``query`` and stays in ``queryAll``. Per id:
+        ``MALFORMED_ID`` (not a 15/18-character id; the result has no ``id``, as Salesforce's),
+        ``INVALID_CROSS_REFERENCE_KEY`` (no such record), ``ENTITY_IS_DELETED`` (deleted already),
+        ``INSUFFICIENT_ACCESS_OR_READONLY`` (an object this sandbox does not let clients write).
+        """
+        ids = [part.strip() for part in (req.arg("ids") or "").split(",") if part.strip()]
+        if not ids:
+            raise SfError("MISSING_ARGUMENT", "ids: required parameter is missing or empty")
+        if len(ids) > MAX_COMPOSITE:
+            raise SfError("EXCEEDED_ID_LIMIT", f"record limit reached. cannot submit more than {MAX_COMPOSITE} "
+                          "records into this call")
+        all_or_none = (req.arg("allOrNone") or "false").strip().lower() == "true"
+        now = sf_timestamp(datetime.fromtimestamp(self._now(), UTC))
+        with self.store.lock:
+            found: list[tuple[str, dict[str, Any] | SfError]] = []  # (id as given, record or error)
+            objects: dict[str, str] = {}  # Id -> object of the records this call deletes
+            for record_id in ids:
+                try:
+                    obj, record = self._deletable(record_id, objects)
+                except SfError as exc:
+                    found.append((record_id, exc))
+                    continue
+                objects[record["Id"]] = obj
+                found.append((record_id, record))
+            failed = any(isinstance(item, SfError) for _, item in found)
+            results: list[dict[str, Any]] = []
+            effects: list[tuple[str, dict[str, Any]]] = []
+            for record_id, item in found:
+                if isinstance(item, SfError):  # Salesforce names no id for a malformed one
+                    results.append(_delete_failure(item, None if item.code == "MALFORMED_ID" else record_id))
+                elif all_or_none and failed:
+                    results.append(_delete_failure(SfError(
+                        "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+                        "Record rolled back because not all records were valid and the request was using "
+                        "AllOrNone header"), item["Id"]))
+                else:
+                    deleted = {**item, "IsDeleted": True, "LastModifiedDate": now, "SystemModstamp": now}
+                    effects.append((objects[item["Id"]], deleted))
+                    results.append({"id": item["Id"], "success": True, "errors": []})
+            names = ",".join(sorted(set(objects.values()))) or None
+            self.store.commit(self._entry(req, names, None, {"ids": ids, "allOrNone": all_or_none}, 200, results),
+                              effects)
+        return json_response(200, results)
+
+    def _deletable(self, record_id: str, deleting: dict[str, str]) -> tuple[str, dict[str, Any]]:
+        """The object and record ``record_id`` names, if a client may delete it; raises ``SfError``."""
+        if not is_sf_id(record_id):
+            raise SfError("MALFORMED_ID", f"malformed id {record_id}")
+        obj = self._by_prefix.get(record_id[:3])
+        record = None
+        if obj is not None:
+            record = self.store.get(SYSTEM, obj, record_id)
+            if record is None and len(record_id) == 15 and self.store.lazy_table(SYSTEM, obj) is None:
+                record = next((r for r in self.store.rows(SYSTEM, obj) if r["Id"][:15] == record_id), None)
+        if obj is None or record is None:
+            raise SfError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
+        if record.get("IsDeleted") or record["Id"] in deleting:
+            raise SfError("ENTITY_IS_DELETED", "entity is deleted")
+        if not self.schemas[obj].writable:
+            raise SfError("INSUFFICIENT_ACCESS_OR_READONLY", "insufficient access rights on object id")
+        return obj, record
+
     def _prepare_composite(self, schema: ObjectSchema, ext_field: str, rec: Any) -> tuple[str, dict[str, Any]]:
         if not isinstance(rec, dict):
             raise SfError("JSON_PARSER_ERROR", "Each record must be a JSON object")
@@ -544,7 +617,7 @@ class SalesforceApi:
         numbers = [int(r["Id"][3:15]) for r in self.store.rows(SYSTEM, schema.name) if r["Id"][3:15].isdigit()]
         return f"{prefix}{max(numbers, default=0) + 1 + new_before:012d}AAA"
 
-    def _entry(self, req: Request, obj: str, key: str | None, body: Any, status: int, response: Any) -> dict[str, Any]:
+    def _entry(self, req: Request, obj: str | None, key: str | None, body: Any, status: int, response: Any) -> dict[str, Any]:
         return {"system": SYSTEM, "method": req.method, "path": req.path, "object": obj, "key": key,
                 "idempotency_key": None, "replayed": False, "status": status, "body": body,
                 "response": response, "at": datetime.now(UTC).isoformat()}
@@ -576,3 +649,10 @@ def _ext_value(ext_field: str, value: Any) -> str:
 def _failure(exc: SfError) -> dict[str, Any]:
     return {"id": None, "success": False, "created": False,
             "errors": [{"statusCode": exc.code, "message": exc.message, "fields": list(exc.fields)}]}
+
+
+def _delete_failure(exc: SfError, record_id: str | None) -> dict[str, Any]:
+    """A failed DeleteResult (without ``id`` when ``record_id`` is None, as Salesforce's for a malformed id)."""
+    result = {"success": False,
+              "errors": [{"statusCode": exc.code, "message": exc.message, "fields": list(exc.fields)}]}
+    return result if record_id is None else {"id": record_id, **result}

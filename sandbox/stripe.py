@@ -7,12 +7,18 @@ Routes:
   ``/v1/credit_notes``, ``/v1/tax_rates``
 - ``GET  /v1/{resource}/{id}``; ``GET /v1/credit_notes/{id}/lines`` (a credit note's line items, paged)
 - ``POST /v1/invoiceitems`` (create) and ``POST /v1/invoiceitems/{id}`` (update)
+- ``DELETE /v1/invoiceitems/{id}`` (a pending item, or one on a draft invoice; emits ``invoiceitem.deleted``)
 - ``GET  /v1/events`` and ``/v1/events/{id}`` (the store's event log, see ``sandbox.events``)
 
 Lists are newest first (``created`` desc, then ``id`` desc) and take ``limit``,
 ``starting_after``, ``ending_before``, ``created`` / ``created[gt|gte|lt|lte]`` and per-resource
 filters; lists and retrieves take ``expand[]`` (``sandbox.stripe_expand``). POSTs honour ``Idempotency-Key`` (same key + same request replays the stored response
-with ``Idempotent-Replayed: true``; same key + different request is an ``idempotency_error``).
+with ``Idempotent-Replayed: true``; same key + different request is an ``idempotency_error``). As in
+Stripe, a DELETE ignores ``Idempotency-Key`` (deleting twice is a 404 the second time).
+
+A deleted invoice item stays in the store as its last snapshot with ``"deleted": true`` (the write log
+replays it so); the API treats it as gone: retrieve, update, delete and list cursors answer 404
+``resource_missing`` and lists leave it out.
 """
 
 from __future__ import annotations
@@ -163,19 +169,26 @@ class StripeApi:
                 return self._list(req, resource) if len(seg) == 2 else self._retrieve(req, resource, seg[2])
             if req.method == "POST" and resource.name == "invoiceitems":
                 return self._idempotent(req, resource, seg[2] if len(seg) == 3 else None, request_id)
+            if req.method == "DELETE" and resource.name == "invoiceitems" and len(seg) == 3:
+                return self._delete_item(req, resource, seg[2], request_id)
         raise StripeError(404, f"Unrecognized request URL ({req.method}: {req.path}). Please see "
                           "https://stripe.com/docs or we can help at https://support.stripe.com/.")
 
     # ------------------------------------------------------------------ reads
+    def _get(self, resource: str, object_id: str) -> dict[str, Any] | None:
+        """The stored object, or None if there is none or it was deleted."""
+        record = self.store.get(SYSTEM, resource, object_id)
+        return None if record is None or record.get("deleted") else record
+
     def _retrieve(self, req: Request, resource: Resource, object_id: str) -> Response:
-        record = self.store.get(SYSTEM, resource.name, object_id)
+        record = self._get(resource.name, object_id)
         if record is None:
             raise _missing(resource.obj, object_id, "id")
         paths = check_paths(expand_params(req.query), resource.obj, in_list=False)
         return json_response(200, expand(record, paths, self._lookup) if paths else record)
 
     def _lookup(self, resource: str, object_id: str) -> dict[str, Any] | None:
-        return self.store.get(SYSTEM, resource, object_id)
+        return self._get(resource, object_id)
 
     def _list(self, req: Request, resource: Resource) -> Response:
         params = {k: v[-1] for k, v in req.query.items()}
@@ -211,13 +224,14 @@ class StripeApi:
                                   param="status")
             elif status != "all":
                 filters["status"] = status
-        matching = [r for r in rows if _created_ok(r, bounds) and all(r.get(k) == v for k, v in filters.items())
+        matching = [r for r in rows if not r.get("deleted") and _created_ok(r, bounds)
+                    and all(r.get(k) == v for k, v in filters.items())
                     and r.get("status") not in hidden
                     and all(_time_ok(r.get(name), b) for name, b in ended.items())]
         matching.sort(key=_sort_key, reverse=True)  # newest first
         if after or before:
             cursor_id = after or before
-            cursor = self.store.get(SYSTEM, resource.name, cursor_id)
+            cursor = self._get(resource.name, cursor_id)
             if cursor is None:
                 raise _missing(resource.obj, cursor_id, "starting_after" if after else "ending_before")
             pivot = _sort_key(cursor)
@@ -320,7 +334,7 @@ class StripeApi:
                     self.store.commit(self._entry(req, resource, prior["response"].get("id"), key, True,
                                                   prior["status"], params, prior["response"]), [])
                     return json_response(prior["status"], prior["response"], {"Idempotent-Replayed": "true"})
-            existing = None if object_id is None else self.store.get(SYSTEM, resource.name, object_id)
+            existing = None if object_id is None else self._get(resource.name, object_id)
             if object_id is None:
                 record = self._create_item(pairs, params)
             else:
@@ -335,6 +349,35 @@ class StripeApi:
                 changed = {k: existing.get(k) for k in record if record.get(k) != existing.get(k)}
                 self.store.emit_event(f"{resource.obj}.updated", record, int(self._now()), changed, request)
         return json_response(200, record)
+
+    def _delete_item(self, req: Request, resource: Resource, object_id: str, request_id: str) -> Response:
+        """``DELETE /v1/invoiceitems/{id}``: ``{"id", "object": "invoiceitem", "deleted": true}``.
+
+        404 ``resource_missing`` if there is no such item or it was deleted already; 400 if it is on an
+        invoice that is no longer a draft (Stripe deletes pending items and items of draft invoices only).
+        """
+        pairs = [*((k, v) for k, values in req.query.items() for v in values), *req.form()]
+        for key, _ in pairs:
+            if not is_expand_param(key):
+                raise StripeError(400, f"Received unknown parameter: {key}", param=key)
+        with self.store.lock:
+            item = self._get(resource.name, object_id)
+            if item is None:
+                raise _missing(resource.obj, object_id, "id")
+            invoice_id = item.get("invoice")
+            if invoice_id:
+                invoice = self._get("invoices", invoice_id) or {}
+                status = invoice.get("status") or "unknown"
+                if status != "draft":
+                    raise StripeError(400, f"You can't delete invoice item {object_id}: it is attached to invoice "
+                                      f"{invoice_id}, which is {status}. Only pending invoice items and items on "
+                                      "draft invoices can be deleted.")
+            body = {"id": object_id, "object": resource.obj, "deleted": True}
+            self.store.commit(self._entry(req, resource, object_id, None, False, 200, {}, body),
+                              [(resource.name, {**item, "deleted": True})])
+            self.store.emit_event(f"{resource.obj}.deleted", item, int(self._now()),
+                                  request={"id": request_id, "idempotency_key": None})
+        return json_response(200, body)
 
     def _create_item(self, pairs: list[tuple[str, str]], params: dict[str, Any]) -> dict[str, Any]:
         _check_params(pairs, _CREATE_PARAMS)
@@ -366,7 +409,7 @@ class StripeApi:
 
     def _update_item(self, object_id: str, pairs: list[tuple[str, str]], params: dict[str, Any]) -> dict[str, Any]:
         _check_params(pairs, _UPDATE_PARAMS)
-        existing = self.store.get(SYSTEM, "invoiceitems", object_id)
+        existing = self._get("invoiceitems", object_id)
         if existing is None:
             raise _missing("invoiceitem", object_id, "id")
         record = dict(existing)

@@ -11,8 +11,8 @@ engine uses them when a sink has them (``hasattr``) and says so when a mode need
   change's ``target_id`` may be None (a create left in doubt by a dead run): the sink finds the
   record by external id, and reports a record already absent as deleted (ok).
 
-No sink has ``delete`` today: the sandbox's Salesforce and Stripe have no delete route, so
-``mirror`` is refused for them (docs/writebacks.md).
+Both sinks delete (Salesforce composite delete, Stripe ``DELETE /v1/invoiceitems``); a target
+can still refuse ``mirror`` (``billing_schedule`` does: docs/writebacks.md).
 """
 
 from __future__ import annotations

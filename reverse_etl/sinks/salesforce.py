@@ -9,9 +9,12 @@ a rerun after a crash send nothing twice is ``confirm``: for records in doubt th
 back by external id (SOQL) and reports those whose fields already equal the payload, which the
 engine then does not send. Records it cannot confirm are upserted again, which is harmless.
 
-``existing`` (which keys the CRM holds) serves ``update_only``. There is no ``delete``: the
-sandbox's Salesforce has no delete route (``DELETE /composite/sobjects?ids=``), so ``mirror`` is
-refused for this sink (docs/writebacks.md).
+``existing`` (which keys the CRM holds) serves ``update_only``. ``delete`` serves ``mirror``: it reads
+the live records of the batch's keys by external id (SOQL, ``IsDeleted = false``), so a record
+someone already deleted (or a rerun after a crash deleted) is reported done without sending anything,
+then deletes the rest by Id with a composite delete (``DELETE /composite/sobjects?ids=``, up to 200
+ids, ``allOrNone=false``). Results come back per record; ``ENTITY_IS_DELETED`` (deleted in between)
+counts as done, any other error fails that record alone.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from ingestion.salesforce.helpers import SalesforceClient, soql_identifier
 from reverse_etl.sinks import Change, Outcome, change_key
 
 COMPOSITE_LIMIT = 200
+ALREADY_DELETED = "ENTITY_IS_DELETED"
 QUERY_CHUNK = 200  # external ids per SOQL IN (...), well inside SOQL's 100,000-character limit
 
 
@@ -140,3 +144,47 @@ class SalesforceUpsertSink:
                 confirmed[change.external_id] = Outcome(change.external_id, True, target_id=record["Id"],
                                                         idempotency_key=change_key(self.name, change), sent=False)
         return confirmed
+
+    # ------------------------------------------------------------------ delete
+    def delete(self, batch: list[Change]) -> list[Outcome]:
+        """Delete the records of these keys (mirror). A record the CRM no longer holds is reported done."""
+        if len(batch) > COMPOSITE_LIMIT:
+            raise ValueError(f"a composite delete takes at most {COMPOSITE_LIMIT} records, got {len(batch)}")
+        keys = {c.external_id: change_key(self.name, c) for c in batch}
+        try:
+            live = self.existing(batch)
+        except (SourceApiError, requests.RequestException) as exc:  # nothing was sent
+            return [Outcome(c.external_id, False, error=f"{type(exc).__name__}: {exc}",
+                            idempotency_key=keys[c.external_id], sent=False) for c in batch]
+        outcomes = {c.external_id: Outcome(c.external_id, True, target_id=c.target_id,
+                                           idempotency_key=keys[c.external_id], sent=False)
+                    for c in batch if c.external_id not in live}
+        doomed = [c for c in batch if c.external_id in live]
+        if doomed:
+            outcomes.update(self._delete_ids(doomed, live, keys))
+        return [outcomes[c.external_id] for c in batch]
+
+    def _delete_ids(self, changes: list[Change], ids: dict[str, str], keys: dict[str, str]) -> dict[str, Outcome]:
+        try:
+            results = self.client.request(
+                "DELETE", f"/services/data/v{self.client.api_version}/composite/sobjects",
+                f"composite delete of {self.sobject}",
+                params={"ids": ",".join(ids[c.external_id] for c in changes), "allOrNone": "false"})
+        except (SourceApiError, requests.RequestException) as exc:
+            status = getattr(exc, "status_code", None)
+            doubt = status is None or status >= 500
+            return {c.external_id: Outcome(c.external_id, False, target_id=ids[c.external_id],
+                                           error=f"{type(exc).__name__}: {exc}",
+                                           idempotency_key=keys[c.external_id], in_doubt=doubt) for c in changes}
+        outcomes = {}
+        for change, result in zip(changes, results, strict=True):
+            target_id, key = ids[change.external_id], keys[change.external_id]
+            codes = [e.get("statusCode") for e in result.get("errors", [])]
+            if result.get("success") or codes == [ALREADY_DELETED]:
+                outcomes[change.external_id] = Outcome(change.external_id, True, target_id=target_id,
+                                                       idempotency_key=key)
+            else:
+                errors = "; ".join(f"{e.get('statusCode')}: {e.get('message')}" for e in result.get("errors", []))
+                outcomes[change.external_id] = Outcome(change.external_id, False, target_id=target_id,
+                                                       error=errors or "rejected", idempotency_key=key)
+        return outcomes

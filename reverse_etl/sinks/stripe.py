@@ -19,10 +19,13 @@ New lines are created (``POST /v1/invoiceitems``); changed lines update the item
 (``POST /v1/invoiceitems/<id>``). The customer and currency of an item cannot change: a line
 whose customer or currency changed is rejected with an error naming the field.
 
-``existing`` (items found by id or metadata) serves ``update_only``. There is no ``delete``:
-Stripe would delete a pending item (``DELETE /v1/invoiceitems/<id>``), but the sandbox has no such
-route, so ``mirror`` is refused for this sink; and this target must not mirror anyway (the
-installment that leaves the payload each cycle is the one being invoiced).
+``existing`` (items found by id or metadata) serves ``update_only``. ``delete`` serves ``mirror``:
+it finds the item (by id, else by its ``q2c_external_id`` metadata), checks it still carries the
+record's key, and deletes it (``DELETE /v1/invoiceitems/<id>``). An item already gone (no item, or
+404 ``resource_missing``) is reported done; an item that must stay (Stripe answers 400 for one on a
+finalized invoice) fails alone. Stripe ignores idempotency keys on DELETE, which is idempotent in
+effect. The ``billing_schedule`` target refuses ``mirror`` all the same (``reverse_etl.targets``):
+the installment that leaves its payload each cycle is the one being invoiced.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from typing import Any
 import requests
 
 from ingestion.stripe.helpers import StripeClient
-from reverse_etl.sinks import Change, Outcome, idempotency_key
+from reverse_etl.sinks import Change, Outcome, change_key, idempotency_key
 
 __all__ = ["METADATA_KEY", "StripeInvoiceItemSink", "form_body", "holds", "idempotency_key"]
 
@@ -81,23 +84,38 @@ def _error(resp: requests.Response) -> str:
     return f"HTTP {resp.status_code}: {message}"
 
 
+def _gone(resp: requests.Response) -> bool:
+    """A 404 ``resource_missing``: the item does not exist (never did, or was deleted)."""
+    if resp.status_code != 404:
+        return False
+    try:
+        return resp.json()["error"].get("code") == "resource_missing"
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return False
+
+
 class StripeInvoiceItemSink:
     def __init__(self, client: StripeClient, name: str = "billing_schedule", batch_size: int = 50) -> None:
         self.name = name
         self.batch_size = batch_size
         self.client = client
         self._existing: dict[str, dict[str, dict[str, Any]]] = {}  # customer -> external id -> item
+        self._all_items: dict[str, dict[str, Any]] | None = None  # external id -> item, every customer
+
+    @staticmethod
+    def _by_key(pages: Any) -> dict[str, dict[str, Any]]:
+        items: dict[str, dict[str, Any]] = {}
+        for page in pages:
+            for item in page:
+                key = (item.get("metadata") or {}).get(METADATA_KEY)
+                if key:
+                    items[key] = item
+        return items
 
     def _existing_item(self, customer: str, external_id: str) -> dict[str, Any] | None:
         """An invoice item of ``customer`` already carrying ``external_id`` (listed once per customer)."""
         if customer not in self._existing:
-            items: dict[str, dict[str, Any]] = {}
-            for page in self.client.list_pages("invoiceitems", {"customer": customer}):
-                for item in page:
-                    key = (item.get("metadata") or {}).get(METADATA_KEY)
-                    if key:
-                        items[key] = item
-            self._existing[customer] = items
+            self._existing[customer] = self._by_key(self.client.list_pages("invoiceitems", {"customer": customer}))
         return self._existing[customer].get(external_id)
 
     def _current(self, change: Change) -> dict[str, Any] | None:
@@ -147,4 +165,57 @@ class StripeInvoiceItemSink:
             except (requests.RequestException, ValueError, RuntimeError) as exc:  # before the POST: not sent
                 outcomes.append(Outcome(change.external_id, False, error=f"{type(exc).__name__}: {exc}",
                                         sent=False))
+        return outcomes
+
+    # ------------------------------------------------------------------ delete
+    def _item_to_delete(self, change: Change) -> dict[str, Any] | None:
+        """The item of a removed line as Stripe holds it now, or None if it is gone.
+
+        A delete carries no payload (no customer), so without the item's id every item is listed
+        once (per sink) and matched on its ``q2c_external_id`` metadata.
+        """
+        if change.target_id is not None:
+            resp = self.client.session.get(f"{self.client.base_url}/v1/invoiceitems/{change.target_id}")
+            if _gone(resp):
+                return None
+            if resp.status_code >= 400:
+                raise RuntimeError(f"retrieve invoice item {change.target_id}: {_error(resp)}")
+            return resp.json()
+        if self._all_items is None:
+            self._all_items = self._by_key(self.client.list_pages("invoiceitems"))
+        return self._all_items.get(change.external_id)
+
+    def _delete_one(self, change: Change) -> Outcome:
+        key = change_key(self.name, change)
+        item = self._item_to_delete(change)
+        if item is None:  # deleted already (by a run that died before recording it, or by someone)
+            return Outcome(change.external_id, True, target_id=change.target_id, idempotency_key=key, sent=False)
+        holder = (item.get("metadata") or {}).get(METADATA_KEY)
+        if holder != change.external_id:
+            return Outcome(change.external_id, False, target_id=item["id"], idempotency_key=key, sent=False,
+                           error=f"invoice item {item['id']} carries {METADATA_KEY}={holder!r}, not "
+                                 f"{change.external_id!r}; not deleted")
+        try:
+            resp = self.client.session.delete(f"{self.client.base_url}/v1/invoiceitems/{item['id']}")
+        except requests.RequestException as exc:  # the DELETE may have reached Stripe: in doubt
+            return Outcome(change.external_id, False, target_id=item["id"], error=f"{type(exc).__name__}: {exc}",
+                           idempotency_key=key, in_doubt=True)
+        if _gone(resp):  # deleted in between: done all the same
+            return Outcome(change.external_id, True, target_id=item["id"], idempotency_key=key)
+        if resp.status_code >= 400:
+            return Outcome(change.external_id, False, target_id=item["id"], error=_error(resp), idempotency_key=key,
+                           in_doubt=resp.status_code >= 500)
+        if self._all_items is not None:
+            self._all_items.pop(change.external_id, None)
+        return Outcome(change.external_id, True, target_id=item["id"], idempotency_key=key)
+
+    def delete(self, batch: list[Change]) -> list[Outcome]:
+        """Delete the invoice items of lines removed from the payload (mirror), one DELETE per item."""
+        outcomes = []
+        for change in batch:
+            try:
+                outcomes.append(self._delete_one(change))
+            except (requests.RequestException, ValueError, RuntimeError) as exc:  # before the DELETE: not sent
+                outcomes.append(Outcome(change.external_id, False, error=f"{type(exc).__name__}: {exc}",
+                                        idempotency_key=change_key(self.name, change), sent=False))
         return outcomes
