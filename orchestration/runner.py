@@ -43,6 +43,9 @@ class RunSummary:
     serving_path: str | None = None  # the BI serving file this run published, and its table count
     serving_tables: int = 0
     warehouse_busy: bool = False  # another process held the warehouse's write lock past LOCK_WAIT_SECONDS
+    sync_log_records: int | None = None  # rows of q2c_sync.sync_log (None: no writeback has run yet)
+    alert_log: str | None = None  # the JSONL alert log and its line count
+    alert_lines: int = 0
 
     def render(self) -> str:
         lines = [f"q2c run {self.run_id}: {'SUCCESS' if self.success else 'FAILURE'}", "",
@@ -63,8 +66,12 @@ class RunSummary:
         for target, n in sorted(self.written_back.items()):
             failed = self.writeback_failed.get(target, 0)
             lines.append(f"  {target:<28} {n:>6}" + (f"  ({failed} rejected)" if failed else ""))
+        if self.sync_log_records is not None:
+            lines += ["", f"Sync log (q2c_sync.sync_log, view q2c_sync.writeback_log): {self.sync_log_records} records"]
+        if self.alert_log:
+            lines += [f"Alert log ({self.alert_lines} alerts): {self.alert_log}"]
         if self.serving_path:
-            lines += ["", f"BI serving file ({self.serving_tables} tables, read-only): {self.serving_path}"]
+            lines += [f"BI serving file ({self.serving_tables} tables, read-only): {self.serving_path}"]
         return "\n".join(lines)
 
 
@@ -173,6 +180,10 @@ def summarize(result: ExecuteInProcessResult) -> RunSummary:
             summary.checks_passed += 1
         else:
             summary.checks_failed.append(f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}")
+    alert_log = settings.alert_log_path()
+    if alert_log.exists():
+        with alert_log.open(encoding="utf-8") as lines:
+            summary.alert_log, summary.alert_lines = str(alert_log), sum(1 for line in lines if line.strip())
     warehouse = settings.warehouse_path()
     if warehouse.exists():
         try:
@@ -193,5 +204,9 @@ def summarize(result: ExecuteInProcessResult) -> RunSummary:
                 for rule_id, rule_name, count in rows:
                     summary.control_exceptions[rule_name] = int(count)
                     summary.control_rule_ids[rule_name] = rule_id
+            try:
+                summary.sync_log_records = con.execute("select count(*) from q2c_sync.sync_log").fetchone()[0]
+            except duckdb.Error:  # no writeback has run against this warehouse yet
+                summary.sync_log_records = None
     return summary
 

@@ -102,6 +102,12 @@ def test_run_succeeds_and_every_layer_did_work(first_run):
     assert first_run.models_built >= 15
     assert first_run.checks_failed == []
     assert first_run.checks_passed >= 20
+    # It ends with the sync log, the alert log and the BI serving file in place (what `make demo` prints).
+    assert first_run.sync_log_records and first_run.sync_log_records >= sum(first_run.written_back.values()) > 0
+    assert first_run.alert_log and Path(first_run.alert_log).exists()
+    assert first_run.serving_path and Path(first_run.serving_path).exists() and first_run.serving_tables > 0
+    rendered = first_run.render()
+    assert "Sync log" in rendered and "Alert log" in rendered and "BI serving file" in rendered
 
 
 def test_raw_row_counts_equal_the_sandbox(first_run, sandbox, q2c_env):

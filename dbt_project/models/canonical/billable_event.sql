@@ -232,16 +232,7 @@ stripe_period_lines as (
 
 contract_projects as (
 
-    -- The contract's project: the first created (then the lowest id) when there are several.
-    select
-        contract_id,
-        project_id,
-        row_number() over (
-            partition by contract_id
-            order by created_at, {{ q2c_sort_key('project_id') }}
-        ) as rn
-    from engagements
-    where contract_id is not null
+    {{ q2c_contract_project('engagements') }}
 
 ),
 
@@ -262,7 +253,6 @@ stripe_charges as (
         on contracts.contract_id = stripe_subscriptions.salesforce_contract_id
     left join contract_projects
         on contract_projects.contract_id = stripe_subscriptions.salesforce_contract_id
-        and contract_projects.rn = 1
     where stripe_period_lines.period_rank = 1
 
 ),

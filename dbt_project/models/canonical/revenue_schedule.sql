@@ -106,15 +106,7 @@ scheduled_contracts as (
 
 first_projects as (
 
-    select
-        contract_id,
-        project_id,
-        row_number() over (
-            partition by contract_id
-            order by created_at, {{ q2c_sort_key('project_id') }}
-        ) as rn
-    from engagements
-    where contract_id is not null
+    {{ q2c_contract_project('engagements') }}
 
 ),
 
@@ -418,7 +410,6 @@ final_rows as (
         on scheduled_contracts.contract_id = amounts.contract_id
     left join first_projects
         on first_projects.contract_id = amounts.contract_id
-        and first_projects.rn = 1
     left join legal_entities
         on legal_entities.legal_entity_id = scheduled_contracts.legal_entity_id
 
