@@ -58,7 +58,7 @@
     right as long as those are unchanged; whether the billing event was invoiced is resolved
     downstream through billing_event. Readers that mean PSA work (wip, realization,
     revenue_leakage, utilization, q2c_lifecycle, business_health_daily, revenue_schedule) keep
-    to event_type in ('time', 'expense', 'milestone').
+    to PSA items (macros/psa_items.sql).
 #}
 
 {%- set raw_stripe_invoices = source('raw_stripe', 'invoices') %}

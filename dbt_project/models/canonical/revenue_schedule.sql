@@ -55,7 +55,7 @@ billable_events as (
     -- retainers are straight-line from the contract and subscriptions ratable over their invoice
     -- lines, so reading the charges too would count those months twice (and widen the months).
     select * from {{ ref('billable_event') }}
-    where event_type in ('time', 'expense', 'milestone')
+    where {{ q2c_is_psa_item() }}
 
 ),
 

@@ -27,7 +27,7 @@ billable_events as (
 
     -- PSA items only: Stripe charges (retainer, subscription) are invoiced by Stripe.
     select * from {{ ref('billable_event') }}
-    where event_type in ('time', 'expense', 'milestone')
+    where {{ q2c_is_psa_item() }}
 
 ),
 
