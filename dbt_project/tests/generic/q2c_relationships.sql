@@ -1,0 +1,27 @@
+{#
+    Model-level referential-integrity test over several foreign keys. Each reference names a
+    column of the model, the model it points to and that model's key; a non-null value with no
+    matching key is an orphan. Returns one row per column with orphans, with how many.
+
+        data_tests:
+          - q2c_relationships:
+              arguments:
+                references:
+                  - {column: project_id, to: ref('stg_certinia__pse_proj_c'), field: project_id}
+#}
+{% test q2c_relationships(model, references) %}
+with child as (
+    select * from {{ model }}
+)
+{%- for reference in references %}
+select cast('{{ reference.column }}' as {{ dbt.type_string() }}) as column_name, count(*) as orphan_rows
+from child
+where child.{{ adapter.quote(reference.column) }} is not null
+  and not exists (
+    select 1 from {{ reference.to }} as parent
+    where parent.{{ adapter.quote(reference.field) }} = child.{{ adapter.quote(reference.column) }}
+  )
+having count(*) > 0
+{{ "union all" if not loop.last }}
+{%- endfor %}
+{% endtest %}
