@@ -27,7 +27,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pandas as pd
 
 from expectations import SUITES_DIR, load_suite, suite_names
@@ -74,9 +73,13 @@ class ValidationOutcome:
 
 
 def read_table(warehouse_path: str | Path, relation: str) -> pd.DataFrame:
+    """``relation`` (``schema.table``) from the warehouse: the DuckDB file at ``warehouse_path``, or
+    the PostgreSQL database when dbt builds there (``orchestration.warehouse``)."""
+    from orchestration import warehouse
+
     schema, _, table = relation.partition(".")
-    with duckdb.connect(str(warehouse_path), read_only=True) as con:
-        return con.execute(f'select * from "{schema}"."{table}"').df()
+    with warehouse.connect(read_only=True, path=warehouse_path) as con:
+        return warehouse.read_frame(con, f'select * from "{schema}"."{table}"')
 
 
 def _quiet(context) -> None:

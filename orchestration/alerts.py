@@ -370,9 +370,12 @@ def read_control_exceptions(path: Path | None = None) -> dict[str, RuleException
     :class:`WarehouseBusy`.
     """
     import duckdb
+    import psycopg2
+
+    from orchestration import warehouse
 
     path = path or settings.warehouse_path()
-    if not path.exists():
+    if not (warehouse.kind() == warehouse.POSTGRES or path.exists()):
         return None
     schema, table = CONTROL_QUEUE
     sql = (f'select rule_id, rule_name, control_point, owner_team, exception_id, object_id, is_new, '
@@ -380,10 +383,10 @@ def read_control_exceptions(path: Path | None = None) -> dict[str, RuleException
            f"where severity = '{ALERT_SEVERITY}' order by rule_id, object_id")
     for attempt in range(WAREHOUSE_ATTEMPTS):
         try:
-            with duckdb.connect(str(path), read_only=True) as con:
+            with warehouse.connect(read_only=True, path=path) as con:
                 rows = con.execute(sql).fetchall()
             break
-        except duckdb.CatalogException:
+        except (duckdb.CatalogException, psycopg2.errors.UndefinedTable):  # the queue was not built yet
             return None
         except duckdb.IOException as exc:
             if attempt == WAREHOUSE_ATTEMPTS - 1:

@@ -17,6 +17,7 @@ import duckdb
 from dagster import DagsterInstance, ExecuteInProcessResult
 
 from orchestration import alerts, settings
+from orchestration import warehouse as wh
 
 # The unified control exception queue (docs/controls.md): the summary counts its rows per rule.
 CONTROL_QUEUE = ("controls", "control_exceptions")
@@ -184,29 +185,32 @@ def summarize(result: ExecuteInProcessResult) -> RunSummary:
     if alert_log.exists():
         with alert_log.open(encoding="utf-8") as lines:
             summary.alert_log, summary.alert_lines = str(alert_log), sum(1 for line in lines if line.strip())
-    warehouse = settings.warehouse_path()
-    if warehouse.exists():
+    if not wh.exists():
+        return summary
+    if wh.kind() == wh.DUCKDB:
         try:
-            con = connect_read_only(warehouse)
+            con = connect_read_only(settings.warehouse_path())
         except duckdb.IOException as exc:
             if not is_lock_conflict(exc):
                 raise
             summary.warehouse_busy = True
             return summary
-        with con:
-            schema, table = CONTROL_QUEUE
-            try:
-                rows = con.execute(f'select rule_id, rule_name, count(*) from "{schema}"."{table}" '
-                                   'group by rule_id, rule_name').fetchall()
-            except duckdb.Error:  # the queue was not built: say so instead of a count of 0
-                summary.control_exceptions[table] = -1
-            else:
-                for rule_id, rule_name, count in rows:
-                    summary.control_exceptions[rule_name] = int(count)
-                    summary.control_rule_ids[rule_name] = rule_id
-            try:
-                summary.sync_log_records = con.execute("select count(*) from q2c_sync.sync_log").fetchone()[0]
-            except duckdb.Error:  # no writeback has run against this warehouse yet
-                summary.sync_log_records = None
+    else:
+        con = wh.connect(read_only=True)
+    with con:
+        schema, table = CONTROL_QUEUE
+        try:
+            rows = con.execute(f'select rule_id, rule_name, count(*) from "{schema}"."{table}" '
+                               'group by rule_id, rule_name').fetchall()
+        except wh.errors():  # the queue was not built: say so instead of a count of 0
+            summary.control_exceptions[table] = -1
+        else:
+            for rule_id, rule_name, count in rows:
+                summary.control_exceptions[rule_name] = int(count)
+                summary.control_rule_ids[rule_name] = rule_id
+        try:
+            summary.sync_log_records = con.execute("select count(*) from q2c_sync.sync_log").fetchone()[0]
+        except wh.errors():  # no writeback has run against this warehouse yet
+            summary.sync_log_records = None
     return summary
 

@@ -10,12 +10,11 @@ See docs/writebacks.md.
 """
 
 import dlt
-import duckdb
 from dagster import AssetExecutionContext, AssetKey, AutomationCondition, Config, MaterializeResult, asset
 
 from ingestion.salesforce.helpers import SalesforceClient
 from ingestion.stripe.helpers import StripeClient
-from orchestration import sandbox_link, settings
+from orchestration import sandbox_link, settings, warehouse
 from orchestration.quality import MART_PAYMENT_STATUS
 from reverse_etl import config as sync_config
 from reverse_etl import engine
@@ -44,7 +43,7 @@ class WritebackConfig(Config):
 def _run_sync(context: AssetExecutionContext, sink, target: Target, payload_of,
               run_config: WritebackConfig) -> MaterializeResult:
     mode = sync_config.resolve_mode(target.name, target.mode, run_config.mode)
-    with duckdb.connect(str(settings.warehouse_path())) as con:
+    with warehouse.connect() as con:
         result = engine.sync(con, sink, target.relation, payload_of, dry_run=run_config.dry_run,
                              progress=context.log.info, mode=mode, max_change_share=run_config.max_change_share,
                              force=run_config.force, correlation=target.correlation)

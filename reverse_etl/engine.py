@@ -184,7 +184,7 @@ def correlations(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]],
         mapping = dict(con.execute(
             f"select cast({_ident(lookup.key_column)} as varchar), cast(max({_ident(lookup.column)}) as varchar) "
             f"from {_ident(schema)}.{_ident(table)} group by 1").fetchall())
-    except duckdb.Error as exc:  # the log's correlation ids are worth a warning, not a failed writeback
+    except Exception as exc:  # DuckDB or PostgreSQL: the correlation ids are worth a warning, not a failed writeback
         log.warning("correlation lookup in %s failed (%s); correlation ids stay null", lookup.relation, exc)
         return lambda row: None
     column = lookup.payload_column
@@ -431,12 +431,12 @@ def sync(con: duckdb.DuckDBPyConnection, sink: Sink, relation: str,
         at = state.now()
         with _Transaction(con):
             _log_unsent(con, sink.name, run_id, todo.skipped, state.SKIPPED)
-            if todo.newly_removed:
+            for part in state.chunks(todo.newly_removed):
                 con.execute(f"update {state.SCHEMA}.sync_state set removed_at = ? where target = ? "
-                            "and list_contains(?, external_id)", [at, sink.name, todo.newly_removed])
-            if todo.revived:
+                            f"and {state.keys_in(part)}", [at, sink.name, *part])
+            for part in state.chunks(todo.revived):
                 con.execute(f"update {state.SCHEMA}.sync_state set removed_at = null where target = ? "
-                            "and list_contains(?, external_id)", [sink.name, todo.revived])
+                            f"and {state.keys_in(part)}", [sink.name, *part])
         doubtful = [c for c in todo.changes if c.external_id in todo.in_doubt]
         if doubtful and hasattr(sink, "confirm"):
             held = sink.confirm(doubtful)  # type: ignore[attr-defined]

@@ -11,7 +11,8 @@
 - ``sync_runs``: one row per sync run: mode, counts, guard figures, status and error.
 - ``writeback_log`` (view): the log joined to its run, the shape BI tools read (docs/writebacks.md).
 
-Tables made by an older version get the new columns (``add column if not exists``).
+Tables made by an older version get the new columns (``add column if not exists``). The SQL runs
+on DuckDB and on PostgreSQL (``orchestration.warehouse``), with values always passed as parameters.
 """
 
 from __future__ import annotations
@@ -91,8 +92,8 @@ alter table {SCHEMA}.sync_runs add column if not exists confirmed integer;
 alter table {SCHEMA}.sync_runs add column if not exists in_doubt integer;
 alter table {SCHEMA}.sync_runs add column if not exists sent integer;
 alter table {SCHEMA}.sync_runs add column if not exists last_synced integer;
-alter table {SCHEMA}.sync_runs add column if not exists change_share double;
-alter table {SCHEMA}.sync_runs add column if not exists max_change_share double;
+alter table {SCHEMA}.sync_runs add column if not exists change_share double precision;
+alter table {SCHEMA}.sync_runs add column if not exists max_change_share double precision;
 alter table {SCHEMA}.sync_runs add column if not exists forced boolean;
 create or replace view {SCHEMA}.writeback_log as
 select
@@ -157,21 +158,44 @@ def load_pending(con: duckdb.DuckDBPyConnection, target: str) -> dict[str, Pendi
     return {ext: Pending(run, op, h, tid) for ext, run, op, h, tid in rows}
 
 
+# Keys of the tables whose rows are replaced (``insert_rows(..., replace=True)``).
+PRIMARY_KEYS = {"sync_state": ("target", "external_id"), "sync_pending": ("target", "external_id")}
+
+
 def insert_rows(con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
                 replace: bool = False, chunk: int = 250) -> None:
-    """Insert ``rows`` in multi-row statements (one round trip per ``chunk`` rows, not per row)."""
+    """Insert ``rows`` in multi-row statements (one round trip per ``chunk`` rows, not per row);
+    with ``replace``, a row whose key exists replaces it (``on conflict ... do update``)."""
     rows = list(rows)
-    head = f"insert {'or replace ' if replace else ''}into {SCHEMA}.{table} ({', '.join(columns)}) values "
+    head = f"insert into {SCHEMA}.{table} ({', '.join(columns)}) values "
+    tail = ""
+    if replace:
+        key = PRIMARY_KEYS[table]
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+        tail = f" on conflict ({', '.join(key)}) do update set {updates}"
     one = "(" + ", ".join("?" for _ in columns) + ")"
     for start in range(0, len(rows), chunk):
         part = rows[start:start + chunk]
-        con.execute(head + ", ".join(one for _ in part), [v for row in part for v in row])
+        con.execute(head + ", ".join(one for _ in part) + tail, [v for row in part for v in row])
+
+
+def keys_in(keys: Sequence[str]) -> str:
+    """``external_id in (?, ?, ...)`` for ``keys`` (pass them as parameters; at most ``KEY_CHUNK``)."""
+    return "external_id in (" + ", ".join("?" for _ in keys) + ")"
+
+
+KEY_CHUNK = 500
+
+
+def chunks(keys: Sequence[str]) -> Iterable[list[str]]:
+    keys = list(keys)
+    for start in range(0, len(keys), KEY_CHUNK):
+        yield keys[start:start + KEY_CHUNK]
 
 
 def delete_keys(con: duckdb.DuckDBPyConnection, table: str, target: str, keys: Sequence[str]) -> None:
-    if keys:
-        con.execute(f"delete from {SCHEMA}.{table} where target = ? and list_contains(?, external_id)",
-                    [target, list(keys)])
+    for part in chunks(keys):
+        con.execute(f"delete from {SCHEMA}.{table} where target = ? and {keys_in(part)}", [target, *part])
 
 
 def mark_interrupted(con: duckdb.DuckDBPyConnection, target: str) -> int:

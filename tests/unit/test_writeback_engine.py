@@ -1,4 +1,6 @@
-"""The writeback engine on a real DuckDB file, with a recording sink standing in for the target API."""
+"""The writeback engine on a real DuckDB file and on a real PostgreSQL database (the warehouse of a
+Postgres deployment, through ``orchestration.warehouse``), with a recording sink standing in for
+the target API."""
 
 from __future__ import annotations
 
@@ -7,8 +9,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from orchestration.warehouse import PostgresConnection
 from reverse_etl import engine
 from reverse_etl.sinks import Change, Outcome
+from tests.support.postgres import SUPERUSER, PostgresServer, postgres_server  # noqa: F401  (the fixture)
 
 
 class RecordingSink:
@@ -27,14 +31,38 @@ class RecordingSink:
                 for c in batch]
 
 
-@pytest.fixture
-def con(tmp_path: Path):
-    with duckdb.connect(str(tmp_path / "wh.duckdb")) as con:
-        con.execute("create schema reverse_etl")
-        con.execute("""create table reverse_etl.payload as
-                       select 'k' || i as external_id, md5('v' || i) as content_hash, i as amount
-                       from range(5) t(i)""")
-        yield con
+_databases = iter(range(1, 10_000))
+
+
+def _fresh_postgres_database(server: PostgresServer) -> str:
+    """A new database owned by the login role; its DSN."""
+    import psycopg2
+
+    name = f"engine_{next(_databases)}"
+    admin = psycopg2.connect(host=str(server.socket_dir), port=server.port, user=SUPERUSER, dbname="postgres")
+    try:
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute(f'create database "{name}" owner "{server.user}"')
+    finally:
+        admin.close()
+    return server.dsn.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def con(request, tmp_path: Path):
+    if request.param == "duckdb":
+        connection = duckdb.connect(str(tmp_path / "wh.duckdb"))
+        numbers = "range(5) t(i)"
+    else:
+        connection = PostgresConnection.open(_fresh_postgres_database(request.getfixturevalue("postgres_server")))
+        numbers = "generate_series(0, 4) t(i)"
+    with connection:
+        connection.execute("create schema reverse_etl")
+        connection.execute(f"""create table reverse_etl.payload as
+                               select 'k' || i as external_id, md5('v' || i) as content_hash, i as amount
+                               from {numbers}""")
+        yield connection
 
 
 def payload(row):
@@ -270,7 +298,7 @@ def test_correlation_id_from_a_lookup_relation(con):
 
     con.execute("create schema canonical")
     con.execute("create table canonical.deal as select 'k' || i as key, '006D' || i as correlation_id "
-                "from range(3) t(i)")
+                "from (values (0), (1), (2)) t(i)")
     engine.sync(con, Target(), "reverse_etl.payload", payload,
                 correlation=CorrelationLookup("canonical.deal", "key", "external_id"))
     logged = dict(con.execute("select external_id, correlation_id from q2c_sync.sync_log").fetchall())
