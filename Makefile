@@ -56,14 +56,12 @@ lock:
 	.lockenv/bin/pip freeze --all --exclude-editable | grep -v -E '^(-e|pip==)' > requirements.lock
 	rm -rf .lockenv
 
-## Benchmarks (not part of `make test`): figures go to bench/results/ and docs/performance.md.
-BENCH_SCALE ?= 10
-INGEST_SCALES ?= 20 75
-DBT_BENCH_SCALE ?= 215
+## Benchmarks (not part of `make test`): figures go to bench/results/, docs/performance.md and docs/img/.
+## The whole pipeline at S/M/L plus one more size for the growth curve (about 45 min on 2 cores).
+BENCH_SCALES ?= 1 20 75 215
 bench: install
-	$(PY) -m bench.sandbox_serving --scale $(BENCH_SCALE)
-	$(PY) -m bench.ingestion --scales $(INGEST_SCALES)
-	$(PY) -m bench.dbt_build --scale $(DBT_BENCH_SCALE)
+	$(PY) -m pip install -q -r requirements-bench.lock
+	$(PY) -m bench.e2e --scales $(BENCH_SCALES)
 	$(PY) -m bench.definitions_load --runs 5 --out bench/results/definitions_load.json
 
 clean:
