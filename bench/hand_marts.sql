@@ -217,12 +217,12 @@ legacy as (
         cast(h.psa_be_ref as varchar) as billing_event_id,
         le.legal_entity_id,
         upper(h.curr_cd) as currency,
-        case when length(trim(h.inv_dt)) = 8
-            then cast(substr(trim(h.inv_dt), 1, 4) || '-' || substr(trim(h.inv_dt), 5, 2) || '-' || substr(trim(h.inv_dt), 7, 2) as date)
-            else cast(nullif(trim(h.inv_dt), '') as date) end as invoice_date,
-        case when length(trim(h.due_dt)) = 8
-            then cast(substr(trim(h.due_dt), 1, 4) || '-' || substr(trim(h.due_dt), 5, 2) || '-' || substr(trim(h.due_dt), 7, 2) as date)
-            else cast(nullif(trim(h.due_dt), '') as date) end as due_date,
+        case when length(trim(cast(h.inv_dt as varchar))) = 8
+            then cast(substr(trim(cast(h.inv_dt as varchar)), 1, 4) || '-' || substr(trim(cast(h.inv_dt as varchar)), 5, 2) || '-' || substr(trim(cast(h.inv_dt as varchar)), 7, 2) as date)
+            else cast(nullif(trim(cast(h.inv_dt as varchar)), '') as date) end as invoice_date,
+        case when length(trim(cast(h.due_dt as varchar))) = 8
+            then cast(substr(trim(cast(h.due_dt as varchar)), 1, 4) || '-' || substr(trim(cast(h.due_dt as varchar)), 5, 2) || '-' || substr(trim(cast(h.due_dt as varchar)), 7, 2) as date)
+            else cast(nullif(trim(cast(h.due_dt as varchar)), '') as date) end as due_date,
         cast(cast(h.net_amt_cents as decimal(18, 2)) / 100 as decimal(18, 2)) as subtotal_amount,
         cast(cast(h.gross_amt_cents as decimal(18, 2)) / 100 as decimal(18, 2)) as total_amount,
         cast(0 as decimal(18, 2)) as credited_amount
@@ -382,9 +382,9 @@ legacy as (
         lc.sf_acct_ref as customer_id,
         le.legal_entity_id,
         upper(r.curr_cd) as currency,
-        case when length(trim(r.rcpt_dt)) = 8
-            then cast(substr(trim(r.rcpt_dt), 1, 4) || '-' || substr(trim(r.rcpt_dt), 5, 2) || '-' || substr(trim(r.rcpt_dt), 7, 2) as date)
-            else cast(nullif(trim(r.rcpt_dt), '') as date) end as payment_date,
+        case when length(trim(cast(r.rcpt_dt as varchar))) = 8
+            then cast(substr(trim(cast(r.rcpt_dt as varchar)), 1, 4) || '-' || substr(trim(cast(r.rcpt_dt as varchar)), 5, 2) || '-' || substr(trim(cast(r.rcpt_dt as varchar)), 7, 2) as date)
+            else cast(nullif(trim(cast(r.rcpt_dt as varchar)), '') as date) end as payment_date,
         cast(r.rcpt_amt as decimal(18, 2)) as amount,
         case when r.applied_inv_no is not null then cast(r.rcpt_amt as decimal(18, 2)) else 0 end as applied_amount
     from raw_legacy_erp.ar_receipt as r
