@@ -433,6 +433,7 @@ amounts as (
         date_diff('day', invoice.due_date, {{as_of_date}}) as days_after_due
     from invoice
     left join paid on paid.invoice_id = invoice.invoice_id
+    where invoice.invoice_date <= {{as_of_date}}
 )
 select
     cast(invoice_id as varchar) as invoice_id,

@@ -264,3 +264,71 @@ def test_gx_suite_passes_on_the_mart_and_fails_on_a_bad_row(first_run, q2c_env, 
     bad = validate_table(bad_path, "invoice_payment_status")
     assert not bad.success
     assert [f["type"] for f in bad.failed] == ["expect_column_pair_values_a_to_be_greater_than_b"]
+
+
+# ------------------------------------------------------------------ secrets left behind
+
+# The header of every bearer token the sandbox issues (base64 of {"alg":"HS256","typ":"JWT"}).
+TOKEN_HEADER = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
+
+
+def _sandbox_secrets() -> dict[str, str]:
+    from sandbox.server import NETSUITE_CLIENT_SECRET, SALESFORCE_CLIENT_SECRET, STRIPE_API_KEY
+
+    return {"Salesforce client secret": SALESFORCE_CLIENT_SECRET, "Stripe API key": STRIPE_API_KEY,
+            "NetSuite client secret": NETSUITE_CLIENT_SECRET, "a bearer token": TOKEN_HEADER}
+
+
+def _duckdb_leaks(path: Path, secrets: dict[str, str]) -> list[str]:
+    """Every text (and JSON) value of every table and view of a DuckDB file, searched in SQL:
+    the file's own bytes are compressed."""
+    found = []
+    with duckdb.connect(str(path), read_only=True) as con:
+        columns = con.execute("""
+            select schema_name, table_name, column_name from duckdb_columns()
+            where data_type in ('VARCHAR', 'JSON') and database_name = current_database()""").fetchall()
+        for schema, table, column in columns:
+            for what, secret in secrets.items():
+                (n,) = con.execute(f'select count(*) from "{schema}"."{table}" where contains(cast("{column}" as varchar), ?)',
+                                   [secret]).fetchone()
+                if n:
+                    found.append(f"{what} in {path.name}: {schema}.{table}.{column} ({n} rows)")
+    return found
+
+
+def find_secrets(root: Path, secrets: dict[str, str], skip: tuple[Path, ...] = ()) -> list[str]:
+    """Where under ``root`` any of ``secrets`` appears: files byte for byte, DuckDB files by SQL."""
+    found = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        if any(path.is_relative_to(s) for s in skip):
+            continue
+        if path.suffix == ".duckdb":
+            found += _duckdb_leaks(path, secrets)
+            continue
+        data = path.read_bytes()
+        found += [f"{what} in {path.relative_to(root)}" for what, secret in secrets.items() if secret.encode() in data]
+    return found
+
+
+def test_the_secret_scan_finds_a_planted_secret(tmp_path):
+    """The scan below can fail: a key in a log file and a token in a warehouse column are found."""
+    secrets = _sandbox_secrets()
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "step.log").write_text(f"calling with key {secrets['Stripe API key']}\n")
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        con.execute("create schema raw_x")
+        con.execute("create table raw_x.t as select ? as header", [f"Bearer {TOKEN_HEADER}.e30.sig"])
+    assert find_secrets(tmp_path, secrets) == ["Stripe API key in logs/step.log",
+                                               "a bearer token in w.duckdb: raw_x.t.header (1 rows)"]
+
+
+def test_no_secret_is_left_anywhere_the_runs_wrote(first_run, q2c_env):
+    """The sandbox's keys and the tokens it issued are in none of what the runs left behind:
+    Dagster's run storage, event logs and compute logs, the warehouse and the BI serving file
+    (every text value), the sync log, the alert log, dlt's pipeline state and load packages, dbt's
+    artifacts and logs, the GX project and data docs. (The sandbox's own state directory holds
+    its credentials by design and is skipped.)"""
+    scanned = [p for p in q2c_env.rglob("*") if p.is_file() and not p.is_relative_to(q2c_env / "sandbox")]
+    assert any(p.suffix == ".duckdb" for p in scanned) and any(p.name.endswith(".db") for p in scanned)
+    assert len(scanned) > 50
+    assert find_secrets(q2c_env, _sandbox_secrets(), skip=(q2c_env / "sandbox",)) == []

@@ -502,3 +502,30 @@ def test_business_health_counts_writeback_failures_per_day(world_builds, tmp_pat
         (AS_OF - timedelta(days=3), 2, 2, Decimal("1.0000")),
         (AS_OF, 3, 1, Decimal("0.3333")),
     ]
+
+
+def test_as_of_a_past_date_invoices_issued_after_it_are_not_receivables(world_builds, tmp_path) -> None:
+    """Reporting as of an earlier date (a month-end close, a restatement): the invoices issued
+    after it are not in the payment status, the AR ageing or the CRM payload, and what remains
+    open is each earlier invoice's total less credits less the payments dated by then."""
+    source = world_builds.get(7, 4.0)
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(source.warehouse, warehouse)
+    as_of = date(2026, 3, 31)
+    run_dbt(warehouse, tmp_path, "run", "--select", "invoice_payment_status", "ar_ageing",
+            "rev_crm_invoice_payment_status", as_of=as_of)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        issued = dict(con.execute(
+            "select invoice_id, total_amount - credited_amount from canonical.invoice where invoice_date <= ?",
+            [as_of]).fetchall())
+        later = con.execute("select count(*) from canonical.invoice where invoice_date > ?", [as_of]).fetchone()[0]
+        paid = dict(con.execute(
+            "select invoice_id, sum(applied_amount) from canonical.payment where invoice_id is not null "
+            "and payment_date <= ? group by 1", [as_of]).fetchall())
+        status = dict(con.execute("select invoice_id, open_amount from marts.invoice_payment_status").fetchall())
+        (ageing_open,) = con.execute("select sum(total_open_amount) from marts.ar_ageing").fetchone()
+        (payload,) = con.execute("select count(*) from reverse_etl.rev_crm_invoice_payment_status").fetchone()
+    assert later > 0, "the world has no invoice after the as-of date: the test would prove nothing"
+    assert status == {i: owed - paid.get(i, 0) for i, owed in issued.items()}
+    assert ageing_open == sum(v for v in status.values() if v > 0)
+    assert payload == len(issued)

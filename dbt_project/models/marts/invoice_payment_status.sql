@@ -6,7 +6,8 @@
         bucket = paid    when nothing is open
                  current when due_date >= as_of
                  1-30 / 31-60 / 61-90 / 90+ by days_past_due
-    Only payments dated on or before the as-of date count.
+    Only invoices issued and payments dated on or before the as-of date count: as of a past
+    date, an invoice issued after it was not yet a receivable.
 #}
 
 with
@@ -57,6 +58,7 @@ amounts as (
     cross join as_of
     left join payments_per_invoice
         on payments_per_invoice.invoice_id = invoices.invoice_id
+    where invoices.invoice_date <= as_of.as_of_date
 
 ),
 
