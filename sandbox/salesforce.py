@@ -293,10 +293,10 @@ class SalesforceApi:
         return None if record is None or record.get("IsDeleted") else record
 
     def _by_external_id(self, obj: str, ext_field: str, value: str) -> dict[str, Any] | None:
-        for record in self.store.rows(SYSTEM, obj):
-            if record.get(ext_field) == value and not record.get("IsDeleted"):
-                return record
-        return None
+        try:
+            return self.store.find(SYSTEM, obj, ext_field, value)
+        except KeyError:  # no record of the object yet
+            return None
 
     def _external_id_field(self, schema: ObjectSchema, name: str) -> str:
         for ext in schema.external_ids:
@@ -614,8 +614,11 @@ class SalesforceApi:
 
     def _next_id(self, schema: ObjectSchema, new_before: int = 0) -> str:
         prefix = schema.key_prefix or "a00"
-        numbers = [int(r["Id"][3:15]) for r in self.store.rows(SYSTEM, schema.name) if r["Id"][3:15].isdigit()]
-        return f"{prefix}{max(numbers, default=0) + 1 + new_before:012d}AAA"
+        try:
+            largest = self.store.max_key_number(SYSTEM, schema.name, 3, 15)
+        except KeyError:  # no record of the object yet
+            largest = 0
+        return f"{prefix}{largest + 1 + new_before:012d}AAA"
 
     def _entry(self, req: Request, obj: str | None, key: str | None, body: Any, status: int, response: Any) -> dict[str, Any]:
         return {"system": SYSTEM, "method": req.method, "path": req.path, "object": obj, "key": key,

@@ -34,12 +34,19 @@ _PUBLIC_FIELDS = ("system", "method", "path", "object", "key", "idempotency_key"
 
 
 class Table:
-    """Records of one object in insertion order, indexed by key."""
+    """Records of one object in insertion order, indexed by key.
+
+    ``find`` looks records up by another field (a vendor's external id), as the vendors' own
+    indexes do: each lookup index is built on first use and kept current by ``put``, so an
+    upsert by external id costs O(1), not a scan of the object.
+    """
 
     def __init__(self, key_field: str, rows: Iterable[dict[str, Any]] = ()) -> None:
         self.key_field = key_field
         self.rows: list[dict[str, Any]] = []
         self.index: dict[str, int] = {}
+        self._lookups: dict[str, dict[Any, str]] = {}  # field -> value -> key of the first live record
+        self._max_numbers: dict[tuple[int, int], int] = {}  # (start, end) of the key -> largest number there
         for row in rows:
             self.put(row)
 
@@ -57,9 +64,40 @@ class Table:
         if pos is None:
             self.index[key] = len(self.rows)
             self.rows.append(record)
+            for field, lookup in self._lookups.items():
+                value = record.get(field)
+                if value is not None and _live(record):
+                    lookup.setdefault(value, key)
+            for (start, end), largest in self._max_numbers.items():
+                number = _number(key, start, end)
+                if number is not None and number > largest:
+                    self._max_numbers[(start, end)] = number
             return True
+        old = self.rows[pos]
         self.rows[pos] = record
+        for field in [f for f in self._lookups if old.get(f) != record.get(f) or _live(old) != _live(record)]:
+            del self._lookups[field]  # which record holds the value first may have changed: rebuilt on next use
         return False
+
+    def find(self, field: str, value: Any) -> dict[str, Any] | None:
+        """The first live record (not ``IsDeleted``), in insertion order, whose ``field`` is ``value``."""
+        lookup = self._lookups.get(field)
+        if lookup is None:
+            lookup = {}
+            for row in self.rows:
+                held = row.get(field)
+                if held is not None and _live(row):
+                    lookup.setdefault(held, row[self.key_field])
+            self._lookups[field] = lookup
+        key = lookup.get(value)
+        return None if key is None else self.get(key)
+
+    def max_key_number(self, start: int, end: int) -> int:
+        """The largest number written in ``key[start:end]`` over all keys (0 if none)."""
+        if (start, end) not in self._max_numbers:
+            numbers = (_number(k, start, end) for k in self.index)
+            self._max_numbers[(start, end)] = max((n for n in numbers if n is not None), default=0)
+        return self._max_numbers[(start, end)]
 
     def delete(self, key: str) -> bool:
         """Remove the record with ``key`` (a vendor-side deletion); True if there was one."""
@@ -70,7 +108,17 @@ class Table:
         for other, p in self.index.items():
             if p > pos:
                 self.index[other] = p - 1
+        self._lookups.clear()  # rebuilt on next use; deletions are rare
         return True
+
+
+def _live(record: dict[str, Any]) -> bool:
+    return not record.get("IsDeleted")
+
+
+def _number(key: str, start: int, end: int) -> int | None:
+    part = key[start:end]
+    return int(part) if part.isdigit() else None
 
 
 class Store:
@@ -145,6 +193,23 @@ class Store:
     def get(self, system: str, obj: str, key: str) -> dict[str, Any] | None:
         with self.lock:
             return self.table(system, obj).get(key)
+
+    def find(self, system: str, obj: str, field: str, value: Any) -> dict[str, Any] | None:
+        """The first live record of the object whose ``field`` is ``value`` (an external id lookup)."""
+        with self.lock:
+            table = self.table(system, obj)
+            if isinstance(table, LazyTable):
+                return next((r for r in table.view() if r.get(field) == value and _live(r)), None)
+            return table.find(field, value)
+
+    def max_key_number(self, system: str, obj: str, start: int, end: int) -> int:
+        """The largest number in ``key[start:end]`` over the object's keys (for the next generated id)."""
+        with self.lock:
+            table = self.table(system, obj)
+            if isinstance(table, LazyTable):
+                numbers = (_number(r[table.key_field], start, end) for r in table.view())
+                return max((n for n in numbers if n is not None), default=0)
+            return table.max_key_number(start, end)
 
     def put(self, system: str, obj: str, record: dict[str, Any]) -> bool:
         """Store ``record`` without logging it (server-side changes and test hooks only)."""
