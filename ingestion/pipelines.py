@@ -6,7 +6,9 @@ The warehouse is DuckDB by default, or PostgreSQL by configuration (``Q2C_DESTIN
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import fcntl
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dlt
@@ -55,13 +57,34 @@ def make_pipeline(system: str, warehouse_path: str | Path | None = None, pipelin
     if system not in SOURCES:
         raise ValueError(f"unknown source system {system!r}; known: {sorted(SOURCES)}")
     kind = destinations.destination_type(destination)
-    return dlt.pipeline(
-        pipeline_name=pipeline_name(system, kind),
-        destination=destinations.make_destination(warehouse_path, kind),
-        dataset_name=dataset_name(system),
-        pipelines_dir=str(pipelines_dir) if pipelines_dir else None,
-        progress=dlt.progress.log(log_period=5, dump_system_stats=False),
-    )
+    name = pipeline_name(system, kind)
+    # dlt.pipeline() reads and writes the pipeline's working directory (state, schemas). Two
+    # processes starting at once (two schedules' runs, each loading the definitions) raced on it
+    # ("'NoneType' object has no attribute 'live_schemas'"): one at a time per pipeline.
+    with _working_dir_lock(pipelines_dir, name):
+        return dlt.pipeline(
+            pipeline_name=name,
+            destination=destinations.make_destination(warehouse_path, kind),
+            dataset_name=dataset_name(system),
+            pipelines_dir=str(pipelines_dir) if pipelines_dir else None,
+            progress=dlt.progress.log(log_period=5, dump_system_stats=False),
+        )
+
+
+@contextlib.contextmanager
+def _working_dir_lock(pipelines_dir: str | Path | None, name: str) -> Iterator[None]:
+    """An exclusive lock (``flock``) on ``<pipelines_dir>/.<name>.lock``, across processes."""
+    if not pipelines_dir:
+        yield
+        return
+    directory = Path(pipelines_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory / f".{name}.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def make_source(system: str) -> DltSource:

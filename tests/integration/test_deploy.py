@@ -58,9 +58,9 @@ def test_the_build_step_prepares_without_a_database_and_the_code_server_answers(
     assert (tmp_path / "warehouse" / "dbt_target_postgres" / "manifest.json").exists()
 
     port = _free_port()
+    log = (tmp_path / "code_server.log").open("w")  # a file, not a pipe nobody reads while it runs
     server = subprocess.Popen([str(bin_dir / "dagster"), "api", "grpc", *_helm_args(), "--host", "127.0.0.1",
-                               "--port", str(port)], env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
+                               "--port", str(port)], env=env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -68,7 +68,7 @@ def test_the_build_step_prepares_without_a_database_and_the_code_server_answers(
                                     "--port", str(port)], env=env, capture_output=True, text=True, timeout=60)
             if check.returncode == 0:
                 break
-            assert server.poll() is None, f"the code server exited:\n{server.stdout.read()[-3000:]}"
+            assert server.poll() is None, f"the code server exited:\n{(tmp_path / 'code_server.log').read_text()[-3000:]}"
             assert time.monotonic() < deadline, f"no healthy code server after 120 s: {check.stdout}{check.stderr}"
             time.sleep(1)
         listed = subprocess.run([str(bin_dir / "dagster"), "job", "list", "--grpc-host", "127.0.0.1",
@@ -77,4 +77,9 @@ def test_the_build_step_prepares_without_a_database_and_the_code_server_answers(
         assert "q2c_pipeline" in listed.stdout and "q2c_reconcile" in listed.stdout
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:  # it drains its requests first; the test is over
+            server.kill()
+            server.wait(timeout=10)
+        log.close()
