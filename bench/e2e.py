@@ -409,21 +409,26 @@ def plot(report: dict[str, Any], directory: Path) -> list[Path]:
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(8, 4.2))
-    labels, bottoms = [], []
+    labels: list[str] = []
     stages = ("load", "dbt_build", "gx", "writeback")
-    bars = {s: [] for s in stages}
+    shares: dict[str, list[float]] = {s: [] for s in stages}
+    totals: list[float] = []
     for r in runs:
         for phase in ("full", "incremental"):
-            labels.append(f"{r['size'] or r['scale']:}\n{phase}")
+            labels.append(f"{r['size'] or format(r['scale'], 'g')}\n{phase}")
+            total = sum(r[phase][s]["seconds"] for s in stages)
+            totals.append(total)
             for s in stages:
-                bars[s].append(r[phase][s]["seconds"])
+                shares[s].append(100 * r[phase][s]["seconds"] / total)
     bottoms = [0.0] * len(labels)
     for s in stages:
-        ax.bar(labels, bars[s], bottom=bottoms, label=s.replace("_", " "))
-        bottoms = [b + v for b, v in zip(bottoms, bars[s], strict=True)]
-    ax.set(ylabel="seconds", title="Where a run's time goes")
-    ax.set_yscale("log")
-    ax.legend(fontsize=8)
+        ax.bar(labels, shares[s], bottom=bottoms, label=s.replace("_", " "))
+        bottoms = [b + v for b, v in zip(bottoms, shares[s], strict=True)]
+    for x, total in enumerate(totals):
+        ax.annotate(f"{total:,.0f} s", (x, 101), ha="center", fontsize=8)
+    ax.set(ylabel="share of the run's time, %", ylim=(0, 110),
+           title="Where a run's time goes (total above each bar)")
+    ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     stages_png = directory / "bench_stages.png"
     fig.savefig(stages_png, dpi=110)
