@@ -375,7 +375,7 @@ def read_control_exceptions(path: Path | None = None) -> dict[str, RuleException
     from orchestration import warehouse
 
     path = path or settings.warehouse_path()
-    if not (warehouse.kind() == warehouse.POSTGRES or path.exists()):
+    if not warehouse.exists(path):
         return None
     schema, table = CONTROL_QUEUE
     sql = (f'select rule_id, rule_name, control_point, owner_team, exception_id, object_id, is_new, '

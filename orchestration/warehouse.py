@@ -35,18 +35,10 @@ def kind() -> str:
     return dbt_target()
 
 
-def describe() -> str:
-    """For logs: ``duckdb <path>`` or ``postgres postgresql://user:***@host:port/db`` (never a password)."""
-    if kind() == POSTGRES:
-        from ingestion.destinations import postgres_credentials
-
-        return f"postgres {postgres_credentials()}"
-    return f"duckdb {settings.warehouse_path()}"
-
-
-def exists() -> bool:
-    """Is there a warehouse to read? (A DuckDB file may not have been created yet; a server always is.)"""
-    return kind() == POSTGRES or settings.warehouse_path().exists()
+def exists(path: str | Path | None = None) -> bool:
+    """Is there a warehouse to read? (A DuckDB file, ``path`` or ``Q2C_WAREHOUSE_PATH``, may not
+    have been created yet; a server always is.)"""
+    return kind() == POSTGRES or Path(path or settings.warehouse_path()).exists()
 
 
 def connect(read_only: bool = False, path: str | Path | None = None) -> Any:
