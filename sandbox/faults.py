@@ -15,6 +15,10 @@ knob                       effect
                            ``[500, 502, 503]``) in the vendor's error shape
 ``latency_ms``             delay added to every request: milliseconds, or ``[min, max]`` drawn per request
 ``drop_rate``              fraction of requests whose connection is closed without any response
+``drop_after_rate``        fraction of requests that are served (a write takes effect) and whose
+                           connection is then closed before the response: the client cannot know
+``malformed_rate``         fraction of requests that are served and answered 200 with the JSON body
+                           cut off half-way (a truncated response)
 ``schema_drift``           ``{"new_field": true | "<name>" | {"name", "value"}, "objects": [...],
                            "changed_type": {"object", "field", "to"} | [...]}`` (see below)
 ``duplicate_events``       Stripe only: fraction of listed events delivered twice (same event, same id,
@@ -23,7 +27,8 @@ knob                       effect
 ``seed``                   the fault sequence's seed (default: the sandbox's seed)
 ========================== ============================================================================
 
-At most one of drop / rate limit / request limit / error hits a request: one draw from the
+At most one of drop / drop after / malformed / rate limit / request limit / error hits a request:
+one draw from the
 system's seeded RNG picks it, so the fractions must add up to at most 1. The RNG restarts from
 the seed whenever the knobs are set, so a given sequence of requests meets the same faults
 every time. ``duplicate_events`` is spread evenly instead (error diffusion with a seeded
@@ -64,7 +69,8 @@ from sandbox.web import App, Request, Response, json_response
 SYSTEMS = ("salesforce", "stripe", "netsuite")
 AUTH_PATHS = {"salesforce": ("/services/oauth2/token",), "stripe": (), "netsuite": (TOKEN_PATH,)}
 SYSTEM_KNOBS = {"salesforce": {"request_limit_exceeded"}, "stripe": {"duplicate_events"}, "netsuite": set()}
-FRACTIONS = ("drop_rate", "rate_limit", "request_limit_exceeded", "error_rate")  # draw order
+FRACTIONS = ("drop_rate", "rate_limit", "request_limit_exceeded", "error_rate",  # draw order
+             "drop_after_rate", "malformed_rate")
 DRIFT_FIELD = {"salesforce": "Q2C_Drift__c", "stripe": "q2c_drift", "netsuite": "custbody_q2c_drift"}
 DRIFT_VALUE = "drift"
 TYPES = ("string", "number", "integer", "boolean")
@@ -108,6 +114,8 @@ class FaultConfig:
     error_statuses: tuple[int, ...] = (500, 502, 503)
     latency_ms: tuple[int, int] = (0, 0)
     drop_rate: float = 0.0
+    drop_after_rate: float = 0.0
+    malformed_rate: float = 0.0
     schema_drift: SchemaDrift | None = None
     duplicate_events: float = 0.0
     include_auth: bool = False
@@ -137,7 +145,7 @@ class FaultConfig:
         config = replace(config, **changes)
         total = sum(getattr(config, f) for f in FRACTIONS)
         if total > 1 + 1e-9:
-            raise ValueError(f"{system}: drop_rate + rate_limit + request_limit_exceeded + error_rate must be "
+            raise ValueError(f"{system}: {' + '.join(FRACTIONS)} must be "
                              f"at most 1, got {total:g}")
         return config
 
@@ -572,6 +580,11 @@ class FaultInjector:
         if fault == "error_rate":
             return self._stamp(server_error(self.system, status))
         response = self.app.handle(req)
+        if fault == "drop_after_rate":
+            return Response(0, drop=True)
+        if fault == "malformed_rate" and response.body:
+            cut = response.body[: max(1, len(response.body) // 2)]
+            return Response(200, cut, dict(response.headers), response.content_type)
         if (config.schema_drift is not None or config.duplicate_events > 0) and response.status == 200 \
                 and response.body and "json" in response.content_type:
             response = self._rewrite(req, response, state)

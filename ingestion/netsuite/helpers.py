@@ -25,7 +25,7 @@ class NetSuiteClient:
         self.base_url = base_url.rstrip("/")
         self.client_id = client_id
         self._client_secret = client_secret
-        self.session = ApiSession(ca_bundle)
+        self.session = ApiSession(ca_bundle, system="netsuite")
         self._logged_in = False
 
     def _login(self) -> None:

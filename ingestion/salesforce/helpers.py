@@ -49,7 +49,7 @@ class SalesforceClient:
         self._client_secret = client_secret
         self.api_version = api_version
         self.system = system
-        self.session = ApiSession(ca_bundle)
+        self.session = ApiSession(ca_bundle, system=system)
         self._instance_url: str | None = None
 
     def _login(self) -> None:

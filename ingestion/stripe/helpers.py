@@ -30,7 +30,7 @@ class StripeClient:
                  api_version: str = STRIPE_API_VERSION) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_version = api_version
-        self.session = ApiSession(ca_bundle)
+        self.session = ApiSession(ca_bundle, system="stripe")
         self.session.headers["Authorization"] = f"Bearer {api_key}"
         self.session.headers["Stripe-Version"] = api_version
 

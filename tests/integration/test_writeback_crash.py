@@ -255,3 +255,35 @@ def test_salesforce_5xx_answers_are_retried_and_nothing_doubles(sandbox, tmp_pat
     assert (result.succeeded, result.failed) == (30, 0), result.errors
     assert _sf_sends(sandbox, keys) == Counter(dict.fromkeys(keys, 1))
     assert _sf_stored(sandbox, keys) == Counter(dict.fromkeys(keys, 1))
+
+
+@pytest.mark.parametrize("fault", ["drop_after_rate", "malformed_rate"])
+def test_answers_lost_after_the_write_took_effect_are_retried_without_doubling(sandbox, tmp_path, fault):
+    """The write is applied, then its answer is lost (connection dropped) or garbled (JSON cut off):
+    the retry replays Stripe's idempotency key and re-upserts the same CRM values by external id."""
+    stripe_keys = _billing_payload(sandbox, tmp_path / "billing.duckdb", f"{tmp_path.name}s", 6)
+    crm_keys = _crm_payload(sandbox, tmp_path / "crm.duckdb", f"{tmp_path.name}c", 30)
+    for system in ("stripe", "salesforce"):
+        sandbox.set_faults(system, **{fault: 0.4}, seed=5)
+    before = {s: sandbox.fault_counts()[s].get(fault, 0) for s in ("stripe", "salesforce")}
+    try:
+        stripe = StripeClient(sandbox.urls["stripe"], sandbox.credentials["stripe"]["api_key"],
+                              ca_bundle=str(sandbox.ca_bundle))
+        sf = SalesforceClient(sandbox.urls["salesforce"], sandbox.credentials["salesforce"]["client_id"],
+                              sandbox.credentials["salesforce"]["client_secret"], ca_bundle=str(sandbox.ca_bundle))
+        stripe.session._backoff = sf.session._backoff = 0.01
+        with duckdb.connect(str(tmp_path / "billing.duckdb")) as con:
+            billing = engine.sync(con, StripeInvoiceItemSink(stripe), "reverse_etl.payload", billing_schedule_payload)
+        with duckdb.connect(str(tmp_path / "crm.duckdb")) as con:
+            crm = engine.sync(con, SalesforceUpsertSink(sf, SF_OBJECT, SF_KEY, batch_size=10),
+                              "reverse_etl.payload", crm_payment_status_payload)
+    finally:
+        for system in ("stripe", "salesforce"):
+            sandbox.clear_faults(system)
+    struck = {s: sandbox.fault_counts()[s].get(fault, 0) - before[s] for s in ("stripe", "salesforce")}
+    assert struck["stripe"] >= 1 and struck["salesforce"] >= 1, struck
+    assert (billing.succeeded, billing.failed) == (6, 0), billing.errors
+    assert (crm.succeeded, crm.failed) == (30, 0), crm.errors
+    assert _stripe_stored(sandbox, stripe_keys) == Counter(dict.fromkeys(stripe_keys, 1))
+    assert _stripe_posts(sandbox, stripe_keys) == Counter(dict.fromkeys(stripe_keys, 1))  # retries were replays
+    assert _sf_stored(sandbox, crm_keys) == Counter(dict.fromkeys(crm_keys, 1))
