@@ -29,6 +29,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ingestion.validation import screen
+
 KINDS = ("string", "bool", "int", "float", "date", "timestamp", "json")
 ARROW = {"string": pa.string(), "bool": pa.bool_(), "int": pa.int64(), "float": pa.float64(),
          "date": pa.date32(), "timestamp": pa.timestamp("us", tz="UTC"), "json": pa.string()}
@@ -50,9 +52,18 @@ class BadValue(ValueError):
 
 # ------------------------------------------------------------------ per-value conversions (slow path)
 
+def _valid_text(v: str) -> str:
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise BadValue(f"not valid Unicode text: {exc.reason} (U+{ord(v[exc.start]):04X} at character "
+                       f"{exc.start})") from None
+    return v
+
+
 def _to_string(v: Any) -> str:
     if isinstance(v, str):
-        return v
+        return _valid_text(v)
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int | float):
@@ -124,7 +135,7 @@ def _to_timestamp(v: Any) -> datetime:
 
 
 def _to_json(v: Any) -> str:
-    return v if isinstance(v, str) else json.dumps(v, sort_keys=True, separators=(",", ":"), default=str)
+    return _valid_text(v) if isinstance(v, str) else json.dumps(v, sort_keys=True, separators=(",", ":"), default=str)
 
 
 CONVERT: dict[str, Callable[[Any], Any]] = {
@@ -247,7 +258,7 @@ def to_arrow(records: Sequence[Mapping[str, Any]], contract: Contract, *, system
             arrays[name] = _column(values, kind)
             continue
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError, TypeError,
-                ValueError):
+                ValueError):  # UnicodeEncodeError (a lone surrogate) is a ValueError
             pass
         convert = CONVERT[kind]
         out: list[Any] = []
@@ -266,6 +277,8 @@ def to_arrow(records: Sequence[Mapping[str, Any]], contract: Contract, *, system
             if rec.get(key) is None:
                 bad.setdefault(i, []).append((key, "missing primary key"))
     table = pa.table(arrays) if arrays else pa.table({})
+    for i, problems in screen(table, system, obj).items():  # values that convert yet cannot be right
+        bad.setdefault(i, []).extend(problems)
     quarantine: list[dict[str, Any]] = []
     if bad:
         at = now or datetime.now(UTC)

@@ -42,6 +42,7 @@ from ingestion.legacy_erp.helpers import (
     parse_stamp,
     window,
 )
+from ingestion.validation import screen
 
 SYSTEM = "legacy_erp"
 SETTINGS = "q2c_legacy_erp"  # the key of the settings in sql_table's backend_kwargs
@@ -162,7 +163,7 @@ class _TableRun:
         keys = set(zip(*(table.column(k).to_pylist() for k in self.spec.key), strict=True))
         self.seen |= keys
         out = arrow.typed(table, self.contract, self.spec.key)
-        if out is None:
+        if out is None or screen(out, SYSTEM, self.spec.name):  # a value that does not fit, or cannot be right
             yield from self._per_record(table.to_pylist(), stamped=True)
             return
         self.run.extracted += out.num_rows
