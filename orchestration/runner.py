@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-from dagster import DagsterInstance, ExecuteInProcessResult
+from dagster import DagsterInstance, DagsterRunStatus, ExecuteInProcessResult, RunsFilter
 
 from orchestration import alerts, settings
 from orchestration import warehouse as wh
@@ -91,26 +91,33 @@ def _alive(pid: int) -> bool:
 
 
 def release_dead_runs(dagster_instance: DagsterInstance) -> list[str]:
-    """Free the pool slots of runs that can no longer release them; returns their run ids.
+    """Free the pool slots of runs that can no longer release them, and fail runs whose process is gone.
 
     A run killed hard (SIGKILL, a lost machine) keeps its claim on the ``duckdb_writer`` pool,
     and with a limit of 1 every later run would wait for it forever. A claim is stale when its
     run has finished, or when the q2c process that started it on this host no longer exists;
-    such a run is marked failed, with the reason.
+    such a run is marked failed, with the reason. So is a run of this host left STARTED by a
+    process that is gone, whether or not it held a slot. Returns the ids of the runs released
+    or marked failed.
     """
     storage = dagster_instance.event_log_storage
+    holding = set(storage.get_concurrency_run_ids())
+    started = {run.run_id for run in dagster_instance.get_runs(
+        filters=RunsFilter(statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING]), limit=100)}
     released = []
-    for run_id in sorted(storage.get_concurrency_run_ids()):
+    for run_id in sorted(holding | started):
         run = dagster_instance.get_run_by_id(run_id)
         stale = run is None or run.is_finished
         if run is not None and not run.is_finished:
             pid = run.tags.get(PID_TAG)
             if run.tags.get(HOST_TAG) == socket.gethostname() and pid and not _alive(int(pid)):
                 dagster_instance.report_run_failed(
-                    run, message=f"process {pid} that ran it is gone (killed?); its pool slots were released")
+                    run, message=f"process {pid} that ran it is gone (killed?)"
+                                 + ("; its pool slots were released" if run_id in holding else ""))
                 stale = True
         if stale:
-            storage.free_concurrency_slots_for_run(run_id)
+            if run_id in holding:
+                storage.free_concurrency_slots_for_run(run_id)
             released.append(run_id)
     return released
 
@@ -120,8 +127,12 @@ def run_pipeline(dagster_instance: DagsterInstance | None = None, raise_on_error
     from orchestration.definitions import defs  # after the manifest exists
 
     dagster_instance = dagster_instance or instance()
+    holding = set(dagster_instance.event_log_storage.get_concurrency_run_ids())
     for run_id in release_dead_runs(dagster_instance):
-        print(f"released the warehouse pool slot held by dead run {run_id}")
+        print(f"released the warehouse pool slot held by dead run {run_id}" if run_id in holding
+              else f"marked run {run_id} failed: the process that ran it is gone")
+        # The dead run never reached its own alerting: it alerts now, once (docs/alerts.md).
+        print(alerts.describe(alerts.after_run(dagster_instance, run_id)))
     job = defs.resolve_job_def("q2c_pipeline")
     result = job.execute_in_process(
         instance=dagster_instance,

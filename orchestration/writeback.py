@@ -18,7 +18,8 @@ from orchestration import sandbox_link, settings, warehouse
 from orchestration.quality import MART_PAYMENT_STATUS
 from reverse_etl import config as sync_config
 from reverse_etl import engine
-from reverse_etl.sinks.salesforce import SalesforceUpsertSink
+from reverse_etl.sinks.salesforce import COMPOSITE_LIMIT, SalesforceUpsertSink
+from reverse_etl.sinks.stripe import BATCH_SIZE as STRIPE_BATCH_SIZE
 from reverse_etl.sinks.stripe import StripeInvoiceItemSink
 from reverse_etl.targets import (
     BILLING_SCHEDULE,
@@ -67,7 +68,9 @@ def crm_payment_status_writeback(context: AssetExecutionContext, config: Writeba
     client = SalesforceClient(base_url=dlt.config["sources.salesforce.base_url"],
                               client_id=dlt.config["sources.salesforce.client_id"],
                               client_secret=dlt.secrets["sources.salesforce.client_secret"])
-    sink = SalesforceUpsertSink(client, CRM_OBJECT, CRM_EXTERNAL_ID_FIELD, name=CRM_PAYMENT_STATUS.name)
+    sink = SalesforceUpsertSink(client, CRM_OBJECT, CRM_EXTERNAL_ID_FIELD, name=CRM_PAYMENT_STATUS.name,
+                                batch_size=sync_config.resolve_batch_size(CRM_PAYMENT_STATUS.name, COMPOSITE_LIMIT,
+                                                              COMPOSITE_LIMIT))
     return _run_sync(context, sink, CRM_PAYMENT_STATUS, crm_payment_status_payload, config)
 
 
@@ -81,7 +84,8 @@ def billing_schedule_writeback(context: AssetExecutionContext, config: Writeback
     sandbox_link.configure()
     client = StripeClient(base_url=dlt.config["sources.stripe.base_url"],
                           api_key=dlt.secrets["sources.stripe.api_key"])
-    sink = StripeInvoiceItemSink(client, name=BILLING_SCHEDULE.name)
+    sink = StripeInvoiceItemSink(client, name=BILLING_SCHEDULE.name,
+                                 batch_size=sync_config.resolve_batch_size(BILLING_SCHEDULE.name, STRIPE_BATCH_SIZE, 1000))
     return _run_sync(context, sink, BILLING_SCHEDULE, billing_schedule_payload, config)
 
 

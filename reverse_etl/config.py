@@ -8,6 +8,7 @@ target's environment variable, the all-targets environment variable (guard only)
 | ``Q2C_WRITEBACK_MODE_<TARGET>`` | the target's mode (``targets.py``) | ``upsert``, ``update_only`` or ``mirror`` |
 | ``Q2C_WRITEBACK_MAX_CHANGE_SHARE`` | ``0.5`` | refuse a sync changing more than this share of the records last synced |
 | ``Q2C_WRITEBACK_MAX_CHANGE_SHARE_<TARGET>`` | the above | the same, for one target |
+| ``Q2C_WRITEBACK_BATCH_SIZE_<TARGET>`` | the sink's (200 CRM records a composite call, 50 Stripe items) | records per request batch (e.g. an org whose triggers time out on large batches) |
 
 ``<TARGET>`` is the target's name in upper case (``CRM_PAYMENT_STATUS``, ``BILLING_SCHEDULE``).
 """
@@ -66,3 +67,18 @@ def resolve_max_change_share(target: str, override: float | None = None) -> floa
         if (value := _env(var)) is not None:
             return check_share(value, var)
     return DEFAULT_MAX_CHANGE_SHARE
+
+
+def resolve_batch_size(target: str, default: int, limit: int) -> int:
+    """Records per batch for ``target``: ``Q2C_WRITEBACK_BATCH_SIZE_<TARGET>``, else ``default`` (1..``limit``)."""
+    var = f"Q2C_WRITEBACK_BATCH_SIZE_{target.upper()}"
+    value = _env(var)
+    if value is None:
+        return default
+    try:
+        size = int(value)
+    except ValueError:
+        raise SyncConfigError(f"{var}: {value!r} is not a whole number of records") from None
+    if not 1 <= size <= limit:
+        raise SyncConfigError(f"{var}: {value!r} must be between 1 and {limit}")
+    return size

@@ -41,6 +41,8 @@ __all__ = ["METADATA_KEY", "StripeInvoiceItemSink", "form_body", "holds", "idemp
 
 METADATA_KEY = "q2c_external_id"
 
+BATCH_SIZE = 50  # invoice items a batch (each its own POST, with its own idempotency key)
+
 
 def form_body(payload: dict[str, Any], external_id: str, create: bool) -> dict[str, Any]:
     """Stripe's form encoding of one invoice item (nested keys as ``period[start]``)."""
@@ -95,7 +97,7 @@ def _gone(resp: requests.Response) -> bool:
 
 
 class StripeInvoiceItemSink:
-    def __init__(self, client: StripeClient, name: str = "billing_schedule", batch_size: int = 50) -> None:
+    def __init__(self, client: StripeClient, name: str = "billing_schedule", batch_size: int = BATCH_SIZE) -> None:
         self.name = name
         self.batch_size = batch_size
         self.client = client
