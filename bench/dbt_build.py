@@ -59,6 +59,19 @@ def _child_load(state_dir: Path, db: Path) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - started, "rows": rows}
 
 
+def set_as_of(db: Path, as_of: str) -> None:
+    """The as-of date as the scheduled builds give it (orchestration/transform.py write_run_context):
+    in q2c_meta.run_context, not --vars, so that dbt parses only what changed."""
+    import duckdb
+
+    with duckdb.connect(str(db)) as con:
+        con.execute("create schema if not exists q2c_meta")
+        con.execute("create table if not exists q2c_meta.run_context (as_of_date date not null, "
+                    "written_at timestamp not null)")
+        con.execute("delete from q2c_meta.run_context")
+        con.execute("insert into q2c_meta.run_context values (cast(? as date), current_timestamp)", [as_of])
+
+
 def _child_dbt(as_of: str, db: Path) -> dict[str, Any]:
     from dbt.cli.main import dbtRunner
 
@@ -67,10 +80,11 @@ def _child_dbt(as_of: str, db: Path) -> dict[str, Any]:
     target = db.parent / "dbt_target"
     args = ["build", "--project-dir", str(settings.DBT_PROJECT_DIR), "--profiles-dir", str(settings.DBT_PROJECT_DIR),
             "--target-path", str(target), "--log-path", str(db.parent / "dbt_logs"),
-            "--vars", json.dumps({"as_of_date": as_of}), "--quiet",
+            "--quiet",
             # As the scheduled builds run (orchestration/transform.py): unit tests are code tests, run in CI.
             "--exclude-resource-type", "unit_test"]
     os.environ["Q2C_WAREHOUSE_PATH"] = str(db)
+    set_as_of(db, as_of)
     started = time.perf_counter()
     result = dbtRunner().invoke(args)
     seconds = time.perf_counter() - started

@@ -159,15 +159,16 @@ def child_load(state_dir: Path, db: Path) -> dict[str, Any]:
 def _dbt(db: Path, as_of: str, *args: str) -> dict[str, Any]:
     from dbt.cli.main import dbtRunner
 
+    from bench.dbt_build import set_as_of
     from orchestration import settings
 
     os.environ["Q2C_WAREHOUSE_PATH"] = str(db)
+    set_as_of(db, as_of)
     started = time.perf_counter()
     result = dbtRunner().invoke([*args, "--project-dir", str(settings.DBT_PROJECT_DIR),
                                  "--profiles-dir", str(settings.DBT_PROJECT_DIR),
                                  "--target-path", str(db.parent / "dbt_target"),
-                                 "--log-path", str(db.parent / "dbt_logs"), "--quiet",
-                                 "--vars", json.dumps({"as_of_date": as_of})])
+                                 "--log-path", str(db.parent / "dbt_logs"), "--quiet"])
     seconds = time.perf_counter() - started
     if not result.success:
         failed = [r.node.unique_id for r in (result.result or []) if str(r.status) in ("error", "fail")]

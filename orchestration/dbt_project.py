@@ -65,8 +65,19 @@ def profile_environment(target: str | None = None) -> dict[str, str]:
         sslmode = (creds.query or {}).get("sslmode")
         if sslmode:
             env["Q2C_PG_SSLMODE"] = str(sslmode)
-        return env
-    return {"Q2C_WAREHOUSE_PATH": str(settings.warehouse_path())}
+        return env | _target_environment(target)
+    return {"Q2C_WAREHOUSE_PATH": str(settings.warehouse_path())} | _target_environment(target)
+
+
+def _target_environment(target: str) -> dict[str, str]:
+    """dbt's target directory, where ``q2c prepare`` leaves the manifest and ``partial_parse.msgpack``.
+
+    dagster-dbt gives each build a directory of its own under ``DBT_TARGET_PATH`` and copies the
+    prepared ``partial_parse.msgpack`` into it: with the variable unset it looks under the project
+    (``dbt_project/target``), where the prepared file is not, and every build parsed the whole
+    project (about 5 s of each scheduled build).
+    """
+    return {"DBT_TARGET_PATH": str(dbt_target_path(target))}
 
 
 def configure_profile(target: str | None = None) -> None:

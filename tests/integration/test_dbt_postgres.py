@@ -152,7 +152,7 @@ def test_dbt_targets_the_ingestion_database(pg: PostgresServer):
     os.environ["Q2C_DBT_TARGET"] = "duckdb"
     try:
         assert dbt_target() == "duckdb"
-        assert set(profile_environment()) == {"Q2C_WAREHOUSE_PATH"}
+        assert set(profile_environment()) == {"Q2C_WAREHOUSE_PATH", "DBT_TARGET_PATH"}
     finally:
         del os.environ["Q2C_DBT_TARGET"]
 
