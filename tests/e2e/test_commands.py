@@ -129,6 +129,28 @@ def _graphql(port: int, query: str, variables: dict | None = None) -> dict:
 
 
 REPOSITORY = {"repositoryLocationName": "q2c", "repositoryName": "__repository__"}
+UI_SANDBOX_BASE: dict[str, int] = {}  # the sandbox ports `q2c ui` was given, for the listening test
+
+
+def _listening(port: int) -> set[str]:
+    """The local addresses on which something listens on TCP ``port`` (from /proc/net/tcp and tcp6)."""
+    found = set()
+    for name in ("tcp", "tcp6"):
+        path = Path("/proc/net") / name
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines()[1:]:
+            fields = line.split()
+            address, hex_port = fields[1].rsplit(":", 1)
+            if fields[3] != "0A" or int(hex_port, 16) != port:  # 0A: LISTEN
+                continue
+            raw = bytes.fromhex(address)
+            if name == "tcp":
+                found.add(socket.inet_ntop(socket.AF_INET, raw[::-1]))
+            else:  # four little-endian 32-bit words
+                words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+                found.add(socket.inet_ntop(socket.AF_INET6, words))
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +159,8 @@ def web_ui(q2c_env: Path) -> Iterator[int]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([*Q2C, "ui", "--port", str(port), "--sandbox-port-base", str(_free_port_base())],
+    UI_SANDBOX_BASE["base"] = base = _free_port_base()
+    proc = subprocess.Popen([*Q2C, "ui", "--port", str(port), "--sandbox-port-base", str(base)],
                             cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     try:
@@ -158,6 +181,13 @@ def web_ui(q2c_env: Path) -> Iterator[int]:
         yield port
     finally:
         _stop(proc)
+
+
+def test_web_ui_and_sandbox_listen_on_loopback_only(web_ui: int):
+    """By default nothing is reachable from another machine: every listening socket is 127.0.0.1."""
+    base = UI_SANDBOX_BASE["base"]
+    for port in (web_ui, base, base + 1, base + 2):
+        assert _listening(port) == {"127.0.0.1"}, (port, _listening(port))
 
 
 def test_web_ui_serves_the_lineage_graph(web_ui: int):

@@ -297,3 +297,14 @@ def test_concurrent_upserts_get_distinct_ids(sb: Sandbox):
     assert len({record_id for _, record_id in results}) == 24
     stored = [r for r in sb.records("salesforce", STATUS) if r["Q2C_Invoice_Id__c"].startswith("concurrent:")]
     assert len(stored) == 24
+
+
+def test_a_value_that_tries_to_close_its_soql_literal_matches_nothing_once_quoted(sb: Sandbox, client: SandboxClient):
+    """Values in SOQL go through soql_string (SOQL has no bind parameters): the quote cannot end the literal."""
+    from reverse_etl.sinks.salesforce import soql_string
+
+    evil = "x' OR Name != 'x"
+    every = client.soql("SELECT Id FROM Account")
+    assert len(client.soql(f"SELECT Id FROM Account WHERE Name = '{evil}'")) == len(every) > 0  # unquoted: all
+    assert client.soql(f"SELECT Id FROM Account WHERE Name = {soql_string(evil)}") == []
+    assert client.soql(f"SELECT Id FROM Account WHERE Name = {soql_string(evil + chr(92))}") == []
