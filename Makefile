@@ -9,7 +9,7 @@ export GX_ANALYTICS_ENABLED := false
 export DLT_TELEMETRY := false
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install demo test test-fast ui lint lock validate prepare clean bench
+.PHONY: install demo test test-fast campaign ui lint lock validate prepare clean bench
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,7 +33,13 @@ demo: install $(DAGSTER_HOME)/dagster.yaml
 
 ## Everything the tests need, then the tests.
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not campaign"
+
+## The fault campaign (tests/campaign, about 11 min): every sandbox fault, kills, bad input; its
+## table is docs/reliability.md's (Q2C_CAMPAIGN_WRITE_DOCS=1 rewrites it). Not yet in `make test`:
+## with it the suite would pass CI's 20 minutes (docs/reliability.md).
+campaign: install
+	$(PY) -m pytest -q -m campaign
 
 test-fast: install
 	$(PY) -m pytest -q -m "not e2e"

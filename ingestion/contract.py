@@ -278,7 +278,10 @@ def to_arrow(records: Sequence[Mapping[str, Any]], contract: Contract, *, system
                 bad.setdefault(i, []).append((key, "missing primary key"))
     table = pa.table(arrays) if arrays else pa.table({})
     for i, problems in screen(table, system, obj).items():  # values that convert yet cannot be right
-        bad.setdefault(i, []).extend(problems)
+        already = {name for name, _ in bad.get(i, ())}  # a value that did not convert is not reported twice
+        extra = [(name, reason) for name, reason in problems if name not in already]
+        if extra:
+            bad.setdefault(i, []).extend(extra)
     quarantine: list[dict[str, Any]] = []
     if bad:
         at = now or datetime.now(UTC)

@@ -19,6 +19,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 DEFAULT_TIMEOUT = (10, 120)  # connect, read (seconds)
+_sleep = time.sleep  # the wait before asking again for an answer that did not parse (tests patch it)
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 
@@ -70,7 +71,7 @@ class ApiSession(requests.Session):
                         f"{self.system}: {method} {urlsplit(str(url)).path} answered HTTP {resp.status_code} with "
                         f"a body that is not valid JSON ({exc}; {len(resp.content)} bytes), "
                         f"{attempt + 1} times", response=resp) from None
-                time.sleep(self._backoff * (2 ** attempt))
+                _sleep(self._backoff * (2 ** attempt))
                 continue
             resp.json = lambda _parsed=parsed, **_kw: _parsed  # type: ignore[method-assign]
             return resp

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter, defaultdict
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from sandbox.world_model import LEGAL_ENTITIES
+from tests.support.truth import sandbox_totals
 
 pytestmark = pytest.mark.e2e
 
@@ -53,47 +51,7 @@ def _warehouse(q2c_env: Path) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(q2c_env / "warehouse" / "q2c.duckdb"), read_only=True)
 
 
-def _sandbox_truth(sandbox) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
-    """Invoiced and paid totals per currency, computed from the sandbox's own records.
-
-    Issued invoices only (not NetSuite pending-approval/rejected/voided, not Stripe draft/void,
-    legacy ERP invoices dated before their entity's cut-over);
-    paid = what payments applied to them (an overpayment's excess and unapplied cash stay on the
-    payment: NetSuite ``foreignpaymentamountused``).
-    """
-    symbols = {c["id"]: c["symbol"] for c in sandbox.records("netsuite", "currency")}
-    invoiced: dict[str, Decimal] = defaultdict(Decimal)
-    paid: dict[str, Decimal] = defaultdict(Decimal)
-    for tx in sandbox.records("netsuite", "transaction"):
-        amount = Decimal(str(tx["foreigntotal"]))
-        if tx["type"] == "CustInvc" and tx["status"] not in ("Pending Approval", "Rejected", "Voided"):
-            invoiced[symbols[tx["currency"]]] += amount
-        elif tx["type"] == "CustPymt" and tx["custbody_q2c_applied_to"]:
-            used = tx.get("foreignpaymentamountused")
-            paid[symbols[tx["currency"]]] += amount if used is None else Decimal(str(used))
-    for inv in sandbox.records("stripe", "invoices"):
-        if inv["status"] in ("draft", "void"):
-            continue
-        invoiced[inv["currency"].upper()] += Decimal(inv["total"]) / 100
-        paid[inv["currency"].upper()] += Decimal(inv["amount_paid"]) / 100
-    # The legacy ERP (its own database file): the invoices an entity issued before its cut-over
-    # to NetSuite, and every receipt applied to them (some arrive after the cut-over).
-    cutover = {le["legacy_code"]: date.fromisoformat(sandbox.world.cutover_dates()[le["id"]])
-               for le in LEGAL_ENTITIES if le["legacy_code"]}
-    legacy = sqlite3.connect(sandbox.status()["legacy_erp"])
-    try:
-        kept = set()
-        for inv_no, entity, inv_dt, currency, gross in legacy.execute(
-                "select INV_NO, ENTITY_CD, INV_DT, CURR_CD, GROSS_AMT_CENTS from AR_INVOICE_HDR"):
-            if date(int(inv_dt[:4]), int(inv_dt[4:6]), int(inv_dt[6:])) < cutover[entity]:
-                kept.add(inv_no)
-                invoiced[currency] += Decimal(gross) / 100
-        for inv_no, currency, amount in legacy.execute("select APPLIED_INV_NO, CURR_CD, RCPT_AMT from AR_RECEIPT"):
-            if inv_no in kept:
-                paid[currency] += Decimal(amount)
-    finally:
-        legacy.close()
-    return dict(invoiced), dict(paid)
+_sandbox_truth = sandbox_totals  # the sandbox's own invoiced and paid per currency (tests/support/truth.py)
 
 
 def test_run_succeeds_and_every_layer_did_work(first_run):

@@ -1,5 +1,6 @@
 """Loads under faults: throttling, server errors and dropped connections are retried; a load killed
-mid-run and run again ends with the same warehouse as a load that was never interrupted."""
+mid-run and run again ends with the same warehouse as a load that was never interrupted; answers that
+never parse fail the load naming the system. The whole pipeline under every fault: tests/campaign."""
 
 from __future__ import annotations
 
@@ -89,3 +90,33 @@ def test_a_load_killed_mid_run_then_rerun_equals_an_uninterrupted_load(sb: Sandb
     subprocess.run([sys.executable, "-c", LOAD, str(db)], cwd=REPO_ROOT, env=dict(os.environ), check=True,
                    capture_output=True)
     assert _contents(db) == clean
+
+
+def test_answers_that_never_parse_fail_the_load_naming_the_system_and_load_nothing(sb: Sandbox, q2c_env: Path,
+                                                                                    monkeypatch):
+    from dlt.pipeline.exceptions import PipelineStepFailed
+
+    from ingestion import http
+    from ingestion.http import MalformedResponse
+
+    waits = []
+    monkeypatch.setattr(http, "_sleep", waits.append)  # the backoff, without waiting 15.5 s
+
+    db = q2c_env / "never_parses.duckdb"
+    sb.set_faults("salesforce", malformed_rate=1.0)
+    try:
+        with pytest.raises(PipelineStepFailed) as failed:
+            _load(db)
+    finally:
+        sb.clear_faults("salesforce")
+    cause = failed.value.__cause__
+    while cause is not None and not isinstance(cause, MalformedResponse):
+        cause = cause.__cause__ or cause.__context__
+    assert isinstance(cause, MalformedResponse), repr(failed.value)
+    assert waits == [0.5, 1.0, 2.0, 4.0, 8.0]  # asked again five times, backing off
+    assert str(cause).startswith("certinia: GET /services/data/") and "not valid JSON" in str(cause) and "6 times" in str(cause)
+    if db.exists():
+        with duckdb.connect(str(db), read_only=True) as con:
+            assert con.execute("select count(*) from information_schema.tables "
+                               "where table_schema = 'raw_certinia' and table_name not like '\\_dlt%' escape '\\'"
+                               ).fetchone() == (0,)
