@@ -90,21 +90,21 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def release_dead_runs(dagster_instance: DagsterInstance) -> list[str]:
+def release_dead_runs(dagster_instance: DagsterInstance) -> dict[str, bool]:
     """Free the pool slots of runs that can no longer release them, and fail runs whose process is gone.
 
     A run killed hard (SIGKILL, a lost machine) keeps its claim on the ``duckdb_writer`` pool,
     and with a limit of 1 every later run would wait for it forever. A claim is stale when its
     run has finished, or when the q2c process that started it on this host no longer exists;
     such a run is marked failed, with the reason. So is a run of this host left STARTED by a
-    process that is gone, whether or not it held a slot. Returns the ids of the runs released
-    or marked failed.
+    process that is gone, whether or not it held a slot. Returns, per run released or marked
+    failed, whether it held a pool slot.
     """
     storage = dagster_instance.event_log_storage
     holding = set(storage.get_concurrency_run_ids())
     started = {run.run_id for run in dagster_instance.get_runs(
         filters=RunsFilter(statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING]), limit=100)}
-    released = []
+    released: dict[str, bool] = {}
     for run_id in sorted(holding | started):
         run = dagster_instance.get_run_by_id(run_id)
         stale = run is None or run.is_finished
@@ -118,7 +118,7 @@ def release_dead_runs(dagster_instance: DagsterInstance) -> list[str]:
         if stale:
             if run_id in holding:
                 storage.free_concurrency_slots_for_run(run_id)
-            released.append(run_id)
+            released[run_id] = run_id in holding
     return released
 
 
@@ -127,9 +127,8 @@ def run_pipeline(dagster_instance: DagsterInstance | None = None, raise_on_error
     from orchestration.definitions import defs  # after the manifest exists
 
     dagster_instance = dagster_instance or instance()
-    holding = set(dagster_instance.event_log_storage.get_concurrency_run_ids())
-    for run_id in release_dead_runs(dagster_instance):
-        print(f"released the warehouse pool slot held by dead run {run_id}" if run_id in holding
+    for run_id, held_slot in release_dead_runs(dagster_instance).items():
+        print(f"released the warehouse pool slot held by dead run {run_id}" if held_slot
               else f"marked run {run_id} failed: the process that ran it is gone")
         # The dead run never reached its own alerting: it alerts now, once (docs/alerts.md).
         print(alerts.describe(alerts.after_run(dagster_instance, run_id)))
