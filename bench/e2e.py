@@ -159,16 +159,16 @@ def child_load(state_dir: Path, db: Path) -> dict[str, Any]:
 def _dbt(db: Path, as_of: str, *args: str) -> dict[str, Any]:
     from dbt.cli.main import dbtRunner
 
-    from bench.dbt_build import set_as_of
+    from bench.dbt_build import prepare_parse, set_as_of
     from orchestration import settings
 
+    paths = ["--project-dir", str(settings.DBT_PROJECT_DIR), "--profiles-dir", str(settings.DBT_PROJECT_DIR),
+             "--target-path", str(db.parent / "dbt_target"), "--log-path", str(db.parent / "dbt_logs"), "--quiet"]
     os.environ["Q2C_WAREHOUSE_PATH"] = str(db)
+    prepare_parse(db, paths)
     set_as_of(db, as_of)
     started = time.perf_counter()
-    result = dbtRunner().invoke([*args, "--project-dir", str(settings.DBT_PROJECT_DIR),
-                                 "--profiles-dir", str(settings.DBT_PROJECT_DIR),
-                                 "--target-path", str(db.parent / "dbt_target"),
-                                 "--log-path", str(db.parent / "dbt_logs"), "--quiet"])
+    result = dbtRunner().invoke([*args, *paths])
     seconds = time.perf_counter() - started
     if not result.success:
         failed = [r.node.unique_id for r in (result.result or []) if str(r.status) in ("error", "fail")]
