@@ -13,6 +13,7 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RAM_DISK = Path("/dev/shm")
 RAM_DISK_MIN_FREE = 8 * 2 ** 30  # a whole run writes about 2 GB of warehouses, logs and Dagster storage
+_RAM_BASETEMP = pytest.StashKey[str]()  # the RAM-disk basetemp this process made (the xdist controller's)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -38,9 +39,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     path = config.stash.get(_RAM_BASETEMP, None)
     if path and not os.environ.get("Q2C_KEEP_TEST_TMP"):
         shutil.rmtree(path, ignore_errors=True)  # RAM, not disk: never left behind
-
-
-_RAM_BASETEMP = pytest.StashKey[str]()
 
 
 @pytest.fixture(scope="module")

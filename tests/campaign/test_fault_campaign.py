@@ -10,13 +10,18 @@ Dagster job, turns the faults off and checks:
 - every control rule finds exactly the anomaly ledger's cases of its kind;
 - the writebacks are exactly once in effect: one CRM record per invoice holding the current
   payload, one Stripe invoice item per installment, one executed POST per installment over the
-  whole campaign (retries are idempotent replays);
+  whole campaign (retries are idempotent replays); and the case sent exactly the lines whose
+  payload is new or changed since the previous case, nothing else;
+- the run's summary and the raw asset's load metrics, the Stripe open amounts, the contract-terms
+  snapshot's history (``docs/reliability.md`` lists them all);
 - the alerts of the case are the expected ones, each raised once (and cleared once).
 
 The kill cases run the job in a child process, SIGKILL it (process group: dbt too) at a known
 point, then run it again. ``pytest -m campaign`` runs it alone; it is part of ``make test``.
-The last test prints the campaign's table; ``docs/reliability.md`` holds it (rewritten with
+The table test prints the campaign's table; ``docs/reliability.md`` holds it (rewritten with
 ``Q2C_CAMPAIGN_WRITE_DOCS=1``), and the test fails if the docs' figures differ from the run's.
+Three tests follow on the campaign's warehouse: GX on a bad-row copy, a bad row that blocks the
+CRM writeback (it stays in the world: the last test that runs the pipeline), the secret scan.
 """
 
 from __future__ import annotations
