@@ -9,10 +9,14 @@
                 columns:
                   status: [draft, open, paid]
                   escalation_level: [0, 1, 2, 3]
+
+    With `new_loads_only: true` (a staging view with `dlt_load_id`), a build that is not a full
+    refresh reads only the rows of loads newer than those the test last passed on
+    (macros/test_scope.sql).
 #}
-{% test q2c_accepted_values(model, columns) %}
+{% test q2c_accepted_values(model, columns, new_loads_only=false) %}
 with checked as (
-    select * from {{ model }}
+    select * from {{ model }} {{ q2c_new_loads_filter(model, 'q2c_accepted_values', new_loads_only) }}
 )
 {%- for column, values in columns.items() %}
 select

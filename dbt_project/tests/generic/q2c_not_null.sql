@@ -8,14 +8,18 @@
           - q2c_not_null:
               arguments:
                 columns: [invoice_id, customer_id]
+
+    With `new_loads_only: true` (a staging view with `dlt_load_id`), a build that is not a full
+    refresh reads only the rows of loads newer than those the test last passed on
+    (macros/test_scope.sql).
 #}
-{% test q2c_not_null(model, columns) %}
+{% test q2c_not_null(model, columns, new_loads_only=false) %}
 with null_counts as (
     select
         {%- for column in columns %}
         sum(case when {{ adapter.quote(column) }} is null then 1 else 0 end) as n{{ loop.index }}{{ "," if not loop.last }}
         {%- endfor %}
-    from {{ model }}
+    from {{ model }} {{ q2c_new_loads_filter(model, 'q2c_not_null', new_loads_only) }}
 )
 {%- for column in columns %}
 select cast('{{ column }}' as {{ dbt.type_string() }}) as column_name, n{{ loop.index }} as null_rows

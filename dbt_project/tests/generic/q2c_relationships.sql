@@ -8,10 +8,14 @@
               arguments:
                 references:
                   - {column: project_id, to: ref('stg_certinia__pse_proj_c'), field: project_id}
+
+    With `new_loads_only: true` (a staging view with `dlt_load_id`), a build that is not a full
+    refresh reads only the rows of loads newer than those the test last passed on
+    (macros/test_scope.sql).
 #}
-{% test q2c_relationships(model, references) %}
+{% test q2c_relationships(model, references, new_loads_only=false) %}
 with child as (
-    select * from {{ model }}
+    select * from {{ model }} {{ q2c_new_loads_filter(model, 'q2c_relationships', new_loads_only) }}
 )
 {%- for reference in references %}
 select cast('{{ reference.column }}' as {{ dbt.type_string() }}) as column_name, count(*) as orphan_rows

@@ -48,7 +48,10 @@ renamed as (
         {{ staging_column(cols, 'approved_date__c', 'date') }} as approved_date,
         {{ to_utc_timestamp('created_date') }} as created_at,
         {{ to_utc_timestamp('last_modified_date') }} as last_modified_at,
-        {{ to_utc_timestamp('system_modstamp') }} as system_modstamp
+        {{ to_utc_timestamp('system_modstamp') }} as system_modstamp,
+
+        ----------  load (dlt)
+        cast(_dlt_load_id as varchar) as dlt_load_id
 
     from source
 
