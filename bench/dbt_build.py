@@ -11,8 +11,9 @@ about 5.5 M). Every step runs in a child process of its own, so its time and pea
    scratch, every test). The project is parsed once before, untimed, as ``q2c prepare`` does for
    the scheduled builds, so every timed build parses partially;
 3. the sandbox clock moves one day; ``load`` again (the sources' incremental cursors);
-4. ``dbt incremental``: ``dbt build`` again (incremental models merge what changed; the other
-   models and the tests run as they always do);
+4. ``dbt incremental``: ``dbt build`` again (incremental models merge what changed; the tests of
+   the big staging views read the rows of the new loads; the other models and tests run as they
+   always do);
 5. ``dbt unchanged``: ``dbt build`` once more with nothing new: the floor of any build of the
    whole graph (dbt's start-up and per-node costs, the tables rebuilt and the tests run
    whatever changed).
@@ -180,10 +181,50 @@ def render(report: dict[str, Any], command: str) -> str:
              f"| {r['changes_share_above_floor']:.1%} "
              f"| {r['dbt_full_peak_rss_mb']} / {r['dbt_incremental_peak_rss_mb']} MB | {r['warehouse_mb']:,} MB |",
              "", "Slowest nodes of the full build: " + ", ".join(
-                 f"{s['node'].split('.')[-1]} {s['seconds']} s" for s in r["slowest_full"]),
+                 f"{s['node'].split('.')[2]} {s['seconds']} s" for s in r["slowest_full"]),
              "", "Slowest nodes of the incremental build: " + ", ".join(
-                 f"{s['node'].split('.')[-1]} {s['seconds']} s" for s in r["slowest_incremental"])]
+                 f"{s['node'].split('.')[2]} {s['seconds']} s" for s in r["slowest_incremental"])]
     return "\n".join(lines)
+
+
+def plot(report: dict[str, Any], directory: Path) -> Path:
+    """``bench_dbt_build.png``: the three builds against the 10 % target, and where the incremental
+    build's time goes (its slowest nodes against everything else)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    r = report["run"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [1, 1.3]})
+    builds = [("full", r["dbt_full_s"]), ("incremental\nafter one day", r["dbt_incremental_s"]),
+              ("nothing new", r["dbt_unchanged_s"])]
+    left.barh([b[0] for b in builds], [b[1] for b in builds], color=["#4c72b0", "#dd8452", "#8c8c8c"])
+    for y, (_, seconds) in enumerate(builds):
+        left.annotate(f"{seconds:.1f} s ({seconds / r['dbt_full_s']:.0%})", (seconds, y), xytext=(4, 0),
+                      textcoords="offset points", va="center", fontsize=8)
+    target = r["dbt_full_s"] * 0.10
+    left.axvline(target, color="red", ls="--", lw=1)
+    left.annotate("target: 10 % of full", (target, 2.45), xytext=(4, 0), textcoords="offset points",
+                  color="red", fontsize=8)
+    left.invert_yaxis()
+    left.set(xlabel="seconds", xlim=(0, r["dbt_full_s"] * 1.35),
+             title=f"dbt build at {r['splits']:,} timecard splits")
+
+    slowest = r["slowest_incremental"][:6]
+    names = [s["node"].split(".")[2] for s in slowest]  # model name, or the test's name without its hash
+    seconds = [s["seconds"] for s in slowest]
+    right.barh(names, seconds, color="#dd8452")
+    right.invert_yaxis()
+    right.tick_params(axis="y", labelsize=7)
+    right.set(xlabel="seconds (thread time; two threads)",
+              title="Slowest nodes of the incremental build")
+    fig.tight_layout()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "bench_dbt_build.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def main() -> None:
@@ -193,7 +234,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.dbt_build", description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=215.0)
     parser.add_argument("--out", type=Path, default=RESULTS / "dbt_build.json")
+    parser.add_argument("--plot-dir", type=Path, default=Path(__file__).parent.parent / "docs" / "img",
+                        help="where bench_dbt_build.png is written")
+    parser.add_argument("--plot-only", action="store_true", help="plot the results in --out again, run nothing")
     args = parser.parse_args()
+    if args.plot_only:
+        print(plot(json.loads(args.out.read_text()), args.plot_dir))
+        return
     workdir = Path(tempfile.mkdtemp(prefix="q2c-bench-dbt-"))
     try:
         report = {"machine": f"{platform.machine()}, Python {platform.python_version()}, {os.cpu_count()} cores",
@@ -203,6 +250,7 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(render(report, f"python -m bench.dbt_build --scale {args.scale:g}"))
+    print(plot(report, args.plot_dir))
 
 
 if __name__ == "__main__":

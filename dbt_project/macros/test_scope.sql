@@ -68,12 +68,13 @@
 
 {#
     on-run-start: the newest complete load (dlt's _dlt_loads, status 0) of each dataset a scoped
-    test reads, as the build starts. A dataset without a load record yet is left out (its tests'
-    watermarks then stay where they are).
+    test reads, as the build starts. dlt writes _dlt_loads with a dataset's first load, before
+    which its staging views cannot build either. Pure SQL: rendering a hook must not write
+    (`dbt docs generate` and `dbt compile` render every hook first).
 #}
 {% macro q2c_record_loads_at_start() -%}
+    {%- set selects = [] -%}
     {%- if execute -%}
-        {%- set selects = [] -%}
         {%- set datasets = [] -%}
         {%- for key in q2c_scoped_tests() -%}
             {%- set dataset = q2c_model_dataset(key[0]) -%}
@@ -82,61 +83,61 @@
             {%- endif -%}
         {%- endfor -%}
         {%- for database, schema in datasets -%}
-            {%- set loads = adapter.get_relation(database=database, schema=schema, identifier='_dlt_loads') -%}
-            {%- if loads is not none -%}
-                {%- do selects.append("select cast('" ~ schema ~ "' as " ~ dbt.type_string() ~ ") as dataset, "
-                                      ~ "cast(max(load_id) as " ~ dbt.type_string() ~ ") as loads_through from "
-                                      ~ loads ~ " where status = 0") -%}
-            {%- endif -%}
+            {%- set loads = api.Relation.create(database=database, schema=schema, identifier='_dlt_loads') -%}
+            {%- do selects.append("select cast('" ~ schema ~ "' as " ~ dbt.type_string() ~ ") as dataset, "
+                                  ~ "cast(max(load_id) as " ~ dbt.type_string() ~ ") as loads_through from "
+                                  ~ loads ~ " where status = 0") -%}
         {%- endfor -%}
-        {%- if not selects -%}
-            {%- do selects.append("select cast(null as " ~ dbt.type_string() ~ ") as dataset, cast(null as "
-                                  ~ dbt.type_string() ~ ") as loads_through where 1 = 0") -%}
-        {%- endif -%}
-        {#- Looking a relation up can open a transaction: run and commit here, not as the hook's SQL. -#}
-        {%- call statement('record_loads_at_start') -%}
-            create table {{ q2c_loads_at_start_table() }} as
-            {{ selects | join('\nunion all\n') }}
-        {%- endcall -%}
-        {%- do adapter.commit() -%}
     {%- endif -%}
-    select 1
+    {%- if not selects -%}
+        {%- do selects.append("select cast(null as " ~ dbt.type_string() ~ ") as dataset, cast(null as "
+                              ~ dbt.type_string() ~ ") as loads_through where 1 = 0") -%}
+    {%- endif -%}
+    create table {{ q2c_loads_at_start_table() }} as
+    {{ selects | join('\nunion all\n') }}
 {%- endmacro %}
 
 {#
-    on-run-end: move the watermark of each (model, kind) whose scoped tests all passed in this
-    build to the loads recorded at its start. Tests that failed, warned, errored, were skipped or
-    were not selected leave it where it was.
+    The (model name, kind) pairs whose scoped tests all passed in this build: their watermarks
+    move. Tests that failed, warned, errored, were skipped or were not selected hold theirs.
 #}
-{% macro q2c_advance_test_watermarks(results) -%}
-    {%- if execute -%}
-        {%- set passed = [] -%}
-        {%- set moved = [] -%}
-        {%- for result in results if result.status == 'pass' -%}
-            {%- do passed.append(result.node.unique_id) -%}
-        {%- endfor -%}
-        {%- for key, tests in q2c_scoped_tests().items() -%}
-            {%- set dataset = q2c_model_dataset(key[0]) -%}
-            {%- if dataset is not none and (tests | reject('in', passed) | list | length) == 0 -%}
-                {%- set model_name = graph.nodes[key[0]].alias -%}
-                {%- call statement('advance_' ~ model_name ~ '_' ~ key[1]) -%}
-                    delete from {{ q2c_test_watermark_table() }}
-                    where model_name = '{{ model_name }}' and test_kind = '{{ key[1] }}'
-                    and exists (select 1 from {{ q2c_loads_at_start_table() }} where dataset = '{{ dataset[1] }}'
-                                and loads_through is not null)
-                {%- endcall -%}
-                {%- call statement('insert_' ~ model_name ~ '_' ~ key[1]) -%}
-                    insert into {{ q2c_test_watermark_table() }} (model_name, test_kind, tested_through, updated_at)
-                    select '{{ model_name }}', '{{ key[1] }}', loads_through, current_timestamp
-                    from {{ q2c_loads_at_start_table() }}
-                    where dataset = '{{ dataset[1] }}' and loads_through is not null
-                {%- endcall -%}
-                {%- do moved.append(key) -%}
-            {%- endif -%}
-        {%- endfor -%}
-        {%- if moved -%}
-            {%- do adapter.commit() -%}
+{% macro q2c_passed_scopes(results) -%}
+    {%- set passed = [] -%}
+    {%- for result in (results or []) if result.status == 'pass' -%}
+        {%- do passed.append(result.node.unique_id) -%}
+    {%- endfor -%}
+    {%- set scopes = [] -%}
+    {%- for key, tests in q2c_scoped_tests().items() -%}
+        {%- set dataset = q2c_model_dataset(key[0]) -%}
+        {%- if dataset is not none and (tests | reject('in', passed) | list | length) == 0 -%}
+            {%- do scopes.append((graph.nodes[key[0]].alias, key[1], dataset[1])) -%}
         {%- endif -%}
-    {%- endif -%}
+    {%- endfor -%}
+    {{ return(scopes) }}
+{%- endmacro %}
+
+{#
+    on-run-end, two statements (q2c_advance_test_watermarks 'delete' then 'insert'): move the
+    watermark of each passed (model, kind) to the loads recorded at the build's start.
+#}
+{% macro q2c_advance_test_watermarks(results, step) -%}
+    {%- set scopes = q2c_passed_scopes(results) if execute and results is defined else [] -%}
+    {%- if not scopes -%}
     select 1
+    {%- elif step == 'delete' -%}
+    delete from {{ q2c_test_watermark_table() }}
+    where {% for model_name, kind, dataset in scopes -%}
+        (model_name = '{{ model_name }}' and test_kind = '{{ kind }}')
+        {{- " or" if not loop.last }}
+    {% endfor %}
+    {%- else -%}
+    insert into {{ q2c_test_watermark_table() }} (model_name, test_kind, tested_through, updated_at)
+    {% for model_name, kind, dataset in scopes -%}
+    select cast('{{ model_name }}' as {{ dbt.type_string() }}), cast('{{ kind }}' as {{ dbt.type_string() }}),
+           loads.loads_through, current_timestamp
+    from {{ q2c_loads_at_start_table() }} as loads
+    where loads.dataset = '{{ dataset }}' and loads.loads_through is not null
+    {{ "union all" if not loop.last }}
+    {% endfor %}
+    {%- endif -%}
 {%- endmacro %}

@@ -501,29 +501,68 @@ def _check_load_metrics(quarantined: int) -> None:
     assert meta["q2c/rows_extracted"] > 0 and meta["q2c/cursor_reached"].startswith("20"), meta
 
 
+# The snapshot's tracked terms (snapshots.yml check_cols) and the CRM fields they come from.
+SNAPSHOT_TERMS = {"status": "Status", "billing_model": "Billing_Model__c", "billing_frequency": "Billing_Frequency__c",
+                  "payment_terms": "Payment_Terms__c", "currency": "CurrencyIsoCode", "term_months": "ContractTerm",
+                  "contract_amount": "Contract_Amount__c", "contract_version": "Contract_Version__c",
+                  "start_date": "StartDate", "end_date": "EndDate", "is_deleted": "IsDeleted"}
+
+
+def _terms(values: dict[str, Any]) -> tuple:
+    """The tracked terms of a contract, as comparable values (both sides: CRM record or snapshot row)."""
+    def norm(column: str, v: Any) -> Any:
+        if v is None:
+            return False if column == "is_deleted" else None
+        if column == "contract_amount":
+            return Decimal(str(v))
+        if column in ("term_months", "contract_version"):
+            return int(v)
+        if column in ("start_date", "end_date"):
+            return str(v)[:10]
+        if column == "currency":
+            return str(v).upper()
+        return v
+    return tuple(norm(column, values.get(column)) for column in SNAPSHOT_TERMS)
+
+
 def _check_snapshot(sb, env: Path, versions: dict[str, list[Decimal | None]]) -> None:
-    """One current version per contract, holding the CRM's terms now; an amendment closed the old one.
+    """One current version per contract, holding the CRM's terms now; an amendment closed the old one,
+    and no version repeats the terms of the one before it.
 
     ``versions`` collects each contract's amounts as the cases ended; the snapshot's history must be
     exactly that sequence of amounts (the world amends contracts as its clock moves)."""
     def amount(v: Any) -> Decimal | None:
         return None if v is None else Decimal(str(v))
 
-    now = {c["Id"]: amount(c["Contract_Amount__c"]) for c in sb.records("salesforce", "Contract")}
+    crm = {c["Id"]: _terms({column: c.get(field) for column, field in SNAPSHOT_TERMS.items()})
+           for c in sb.records("salesforce", "Contract")}
+    amount_at = list(SNAPSHOT_TERMS).index("contract_amount")
+    now = {key: terms[amount_at] for key, terms in crm.items()}
     for key, value in now.items():
         if not versions.get(key) or versions[key][-1] != value:
             versions.setdefault(key, []).append(value)
     with _warehouse(env) as con:
-        rows = con.execute("select contract_id, contract_amount, dbt_valid_to is null from "
-                           "snapshots.contract_terms_history order by contract_id, dbt_valid_from").fetchall()
+        cursor = con.execute(f"select contract_id, dbt_valid_to is null as is_current, {', '.join(SNAPSHOT_TERMS)} "  # noqa: S608
+                             "from snapshots.contract_terms_history order by contract_id, dbt_valid_from")
+        names = [d[0] for d in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     history: dict[str, list[Decimal | None]] = {}
-    current: Counter = Counter()
-    for key, value, is_current in rows:  # a version that changed other terms only keeps the amount
-        if not history.get(key) or history[key][-1] != amount(value):
-            history.setdefault(key, []).append(amount(value))
-        current[key] += is_current
-    assert set(current) == set(now) and set(current.values()) == {1}, "one current version per contract"
-    assert {k: h[-1] for k, h in history.items()} == now
+    current: dict[str, tuple] = {}
+    repeated = []
+    previous: dict[str, tuple] = {}
+    for row in rows:
+        key, terms = row["contract_id"], _terms(row)
+        if previous.get(key) == terms:
+            repeated.append((key, terms))
+        previous[key] = terms
+        value = terms[amount_at]  # a version that changed other terms only keeps the amount's run
+        if not history.get(key) or history[key][-1] != value:
+            history.setdefault(key, []).append(value)
+        if row["is_current"]:
+            assert key not in current, f"two current versions of contract {key}"
+            current[key] = terms
+    assert not repeated, f"a snapshot version repeats the terms before it: {repeated[:3]}"
+    assert current == crm, {k: (current.get(k), v) for k, v in crm.items() if current.get(k) != v}
     assert history == versions, {k: (history.get(k), v) for k, v in versions.items() if history.get(k) != v}
 
 
