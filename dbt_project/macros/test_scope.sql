@@ -18,7 +18,7 @@
 
     What a scoped test cannot see until the nightly full build: an old row broken by a change
     elsewhere, such as a parent record hard-deleted from under it. Salesforce and Certinia soft-
-    delete (IsDeleted), so their staging rows stay; docs/data_quality.md has the list.
+    delete (IsDeleted), so their staging rows stay. docs/architecture.md describes it.
 #}
 
 {% macro q2c_test_watermark_table() -%}
