@@ -68,9 +68,13 @@
 
 {#
     on-run-start: the newest complete load (dlt's _dlt_loads, status 0) of each dataset a scoped
-    test reads, as the build starts. dlt writes _dlt_loads with a dataset's first load, before
-    which its staging views cannot build either. Pure SQL: rendering a hook must not write
-    (`dbt docs generate` and `dbt compile` render every hook first).
+    test reads, as the build starts. A dataset not loaded yet is left out (a run of the seeds
+    alone on an empty warehouse, say), and its tests' watermarks stay where they are.
+
+    Rendering only reads; the hook's SQL writes. `dbt docs generate` and `dbt compile` render
+    every hook before running any, so a hook that wrote while rendering would run out of order.
+    Looking a relation up may open a transaction on dbt's connection, and hook SQL runs inside
+    whatever is open and is not committed: it is closed here, before the SQL runs.
 #}
 {% macro q2c_record_loads_at_start() -%}
     {%- set selects = [] -%}
@@ -83,11 +87,15 @@
             {%- endif -%}
         {%- endfor -%}
         {%- for database, schema in datasets -%}
-            {%- set loads = api.Relation.create(database=database, schema=schema, identifier='_dlt_loads') -%}
-            {%- do selects.append("select cast('" ~ schema ~ "' as " ~ dbt.type_string() ~ ") as dataset, "
-                                  ~ "cast(max(load_id) as " ~ dbt.type_string() ~ ") as loads_through from "
-                                  ~ loads ~ " where status = 0") -%}
+            {%- set loads = adapter.get_relation(database=database, schema=schema, identifier='_dlt_loads') -%}
+            {%- if loads is not none -%}
+                {%- do selects.append("select cast('" ~ schema ~ "' as " ~ dbt.type_string() ~ ") as dataset, "
+                                      ~ "cast(max(load_id) as " ~ dbt.type_string() ~ ") as loads_through from "
+                                      ~ loads ~ " where status = 0") -%}
+            {%- endif -%}
         {%- endfor -%}
+        {%- do run_query('select 1') -%}  {#- a transaction is open now, whether the lookups opened one or not -#}
+        {%- do adapter.commit() -%}
     {%- endif -%}
     {%- if not selects -%}
         {%- do selects.append("select cast(null as " ~ dbt.type_string() ~ ") as dataset, cast(null as "
