@@ -14,7 +14,11 @@
         next build, and the one after, until the data is fixed;
       - the watermark is the newest load that was complete when the build started
         (q2c_record_loads_at_start, on-run-start), so the rows of a load that completes during
-        the build, or of a load still in progress or failed halfway, are tested on the next run.
+        the build, or of a load still in progress or failed halfway, are tested on the next run;
+      - the watermark holds for one definition: the model's SQL and the tests' arguments
+        (q2c_scope_definition). A deploy that changes either (a new column to check, a value
+        taken off a list, a new foreign key) makes the next build read every row again;
+      - a build that reads no data (`dbt build --empty`, `--sample`) moves nothing.
 
     What a scoped test cannot see until the nightly full build: an old row broken by a change
     elsewhere, such as a parent record hard-deleted from under it. Salesforce and Certinia soft-
@@ -31,15 +35,39 @@
 
 {#
     The `where` that keeps the rows a scoped test has not passed on yet (nothing when the test
-    reads every row). `kind` is the generic test's name: the watermark is kept per model and kind.
+    reads every row). `kind` is the generic test's name: the watermark is kept per model and kind,
+    for the current definition of both.
 #}
 {% macro q2c_new_loads_filter(model, kind, new_loads_only) -%}
     {%- if new_loads_only and not flags.FULL_REFRESH -%}
     where dlt_load_id > coalesce((
         select max(tested_through) from {{ q2c_test_watermark_table() }}
         where model_name = '{{ model.identifier }}' and test_kind = '{{ kind }}'
+          and definition_hash = '{{ q2c_scope_definition(q2c_model_id(model.identifier), kind) if execute else '' }}'
     ), '')
     {%- endif -%}
+{%- endmacro %}
+
+{# The unique id of the model whose relation is named `identifier`. #}
+{% macro q2c_model_id(identifier) -%}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.alias == identifier -%}
+        {{ return(node.unique_id) }}
+    {%- endfor -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+{#
+    What a watermark holds for: a hash of the model's SQL (dbt's checksum of its file) and of the
+    arguments of its scoped tests of that kind. The generic tests' own code is not in it: a
+    change there is checked on every row by the next full refresh.
+#}
+{% macro q2c_scope_definition(model_id, kind) -%}
+    {%- if model_id is none -%}{{ return('') }}{%- endif -%}
+    {%- set parts = [] -%}
+    {%- for test_id in q2c_scoped_tests().get((model_id, kind), []) -%}
+        {%- do parts.append(test_id ~ '=' ~ tojson(graph.nodes[test_id].test_metadata.kwargs, sort_keys=True)) -%}
+    {%- endfor -%}
+    {{ return(local_md5(graph.nodes[model_id].checksum.checksum ~ '|' ~ (parts | sort | join('|')))) }}
 {%- endmacro %}
 
 {#
@@ -110,6 +138,9 @@
     move. Tests that failed, warned, errored, were skipped or were not selected hold theirs.
 #}
 {% macro q2c_passed_scopes(results) -%}
+    {%- if invocation_args_dict.get('empty') or invocation_args_dict.get('sample') -%}
+        {{ return([]) }}  {#- the tests read no rows, or some: they passed on nothing -#}
+    {%- endif -%}
     {%- set passed = [] -%}
     {%- for result in (results or []) if result.status == 'pass' -%}
         {%- do passed.append(result.node.unique_id) -%}
@@ -118,7 +149,8 @@
     {%- for key, tests in q2c_scoped_tests().items() -%}
         {%- set dataset = q2c_model_dataset(key[0]) -%}
         {%- if dataset is not none and (tests | reject('in', passed) | list | length) == 0 -%}
-            {%- do scopes.append((graph.nodes[key[0]].alias, key[1], dataset[1])) -%}
+            {%- do scopes.append((graph.nodes[key[0]].alias, key[1], dataset[1],
+                                  q2c_scope_definition(key[0], key[1]))) -%}
         {%- endif -%}
     {%- endfor -%}
     {{ return(scopes) }}
@@ -134,15 +166,17 @@
     select 1
     {%- elif step == 'delete' -%}
     delete from {{ q2c_test_watermark_table() }}
-    where {% for model_name, kind, dataset in scopes -%}
-        (model_name = '{{ model_name }}' and test_kind = '{{ kind }}')
+    where {% for model_name, kind, dataset, definition in scopes -%}
+        (model_name = '{{ model_name }}' and test_kind = '{{ kind }}' and exists (
+            select 1 from {{ q2c_loads_at_start_table() }} as loads
+            where loads.dataset = '{{ dataset }}' and loads.loads_through is not null))
         {{- " or" if not loop.last }}
     {% endfor %}
     {%- else -%}
-    insert into {{ q2c_test_watermark_table() }} (model_name, test_kind, tested_through, updated_at)
-    {% for model_name, kind, dataset in scopes -%}
+    insert into {{ q2c_test_watermark_table() }} (model_name, test_kind, definition_hash, tested_through, updated_at)
+    {% for model_name, kind, dataset, definition in scopes -%}
     select cast('{{ model_name }}' as {{ dbt.type_string() }}), cast('{{ kind }}' as {{ dbt.type_string() }}),
-           loads.loads_through, current_timestamp
+           cast('{{ definition }}' as {{ dbt.type_string() }}), loads.loads_through, current_timestamp
     from {{ q2c_loads_at_start_table() }} as loads
     where loads.dataset = '{{ dataset }}' and loads.loads_through is not null
     {{ "union all" if not loop.last }}

@@ -81,6 +81,7 @@ def test_each_broken_column_is_named_with_its_count_and_nothing_else(payment_cop
 SPLIT_TESTS = ("not_null_stg_certinia__pse_timecard_c", "accepted_values_stg_certinia__pse_timecard_c",
                "relationships_stg_certinia__pse_timecard_c", "unique_stg_certinia__pse_timecard_c_timecard_id")
 SPLIT_KINDS = ("q2c_accepted_values", "q2c_not_null", "q2c_relationships", "q2c_unique")
+SPLITS = "raw_certinia.pse_timecard_c"
 
 
 def _watermarks(built: Built) -> dict[str, str]:
@@ -94,59 +95,86 @@ def _dlt_load(con: duckdb.DuckDBPyConnection, load_id: str) -> None:
                 "select ?, schema_name, 0, now(), schema_version_hash from raw_certinia._dlt_loads limit 1", [load_id])
 
 
+def _break(con: duckdb.DuckDBPyConnection, split_id: str, load_id: str | None, **fields: str | None) -> None:
+    """Set ``fields`` of one raw split; with ``load_id``, as if that load had rewritten it."""
+    sets = [f"{column} = ?" for column in fields] + (["_dlt_load_id = ?"] if load_id else [])
+    con.execute(f"update {SPLITS} set {', '.join(sets)} where id = ?",  # noqa: S608
+                [*fields.values(), *([load_id] if load_id else []), split_id])
+
+
 def test_scheduled_builds_test_only_the_rows_of_new_loads(payment_copy: Built) -> None:
     """The tests of the splits read the rows of loads newer than those they last passed on; their
     watermark moves only when they pass, and only to the loads complete when the build started. A
-    full refresh reads every row."""
+    full refresh, or a changed definition, reads every row."""
     built = payment_copy
     with duckdb.connect(str(built.warehouse)) as con:
         (complete,) = con.execute("select max(load_id) from raw_certinia._dlt_loads where status = 0").fetchone()
-        ids = [r[0] for r in con.execute("select id from raw_certinia.pse_timecard_c order by id limit 5").fetchall()]
+        ids = [r[0] for r in con.execute(f"select id from {SPLITS} order by id limit 9").fetchall()]  # noqa: S608
+        con.execute(f"create table scratch_saved as select * from {SPLITS} where id in ({', '.join('?' * 9)})",  # noqa: S608
+                    ids)
     # The full build of the world tested every row and set each kind's watermark.
     assert _watermarks(built) == {kind: complete for kind in SPLIT_KINDS}
 
     new_load = f"{float(complete) + 60:.7f}"      # complete: its rows are tested, then passed on
     in_progress = f"{float(complete) + 120:.7f}"  # no _dlt_loads record yet: a load still running
     with duckdb.connect(str(built.warehouse)) as con:
-        con.execute("create table scratch_saved as select * from raw_certinia.pse_timecard_c where id in (?, ?, ?, ?, ?)",
-                    ids)
-        # An old row broken in place: its load was passed on, so a scheduled build does not read it.
-        con.execute("update raw_certinia.pse_timecard_c set pse__project__c = 'no-such-project' where id = ?", ids[:1])
+        # Old rows broken in place, one for each test: their loads were passed on.
+        _break(con, ids[0], None, pse__project__c="no-such-project")
+        _break(con, ids[5], None, pse__project__c=None)
+        _break(con, ids[6], None, pse__status__c="Bogus")
+        con.execute(f"insert into {SPLITS} select * from scratch_saved where id = ?", ids[7:8])  # noqa: S608
         # The rows of a new load: a null project, an unknown resource, a repeated Id.
-        con.execute("update raw_certinia.pse_timecard_c set pse__project__c = null, _dlt_load_id = ? where id = ?",
-                    [new_load, ids[1]])
-        con.execute("update raw_certinia.pse_timecard_c set pse__resource__c = 'no-such-resource', _dlt_load_id = ? "
-                    "where id = ?", [new_load, ids[2]])
-        con.execute("insert into raw_certinia.pse_timecard_c select * replace (cast(? as varchar) as _dlt_load_id) "
-                    "from raw_certinia.pse_timecard_c where id = ?", [new_load, ids[3]])
+        _break(con, ids[1], new_load, pse__project__c=None)
+        _break(con, ids[2], new_load, pse__resource__c="no-such-resource")
+        con.execute(f"insert into {SPLITS} select * replace (cast(? as varchar) as _dlt_load_id) "  # noqa: S608
+                    "from scratch_saved where id = ?", [new_load, ids[3]])
         # A row of the load in progress, with a status the picklist does not have.
-        con.execute("update raw_certinia.pse_timecard_c set pse__status__c = 'Bogus', _dlt_load_id = ? where id = ?",
-                    [in_progress, ids[4]])
+        _break(con, ids[4], in_progress, pse__status__c="Bogus")
         _dlt_load(con, new_load)
 
     scheduled = _run_tests(built, SPLIT_TESTS, 1)
-    assert scheduled == {
+    assert scheduled == {  # the new loads' rows and nothing else
         "not_null_stg_certinia__pse_timecard_c": {"status": "fail", "rows": [("project_id", 1)]},
         "accepted_values_stg_certinia__pse_timecard_c": {"status": "warn", "rows": [("status", "Bogus", 1)]},
-        # the old row's unknown project is not read; the new row's null project is not an orphan
         "relationships_stg_certinia__pse_timecard_c": {"status": "fail", "rows": [("resource_id", 1)]},
         "unique_stg_certinia__pse_timecard_c_timecard_id": {"status": "fail", "rows": [(ids[3], 2)]},
     }
     assert _watermarks(built) == {kind: complete for kind in SPLIT_KINDS}, "a test that did not pass moved on"
 
-    # The nightly reconciliation's full refresh reads every row, the old one too.
+    # The nightly reconciliation's full refresh reads every row, the old ones too.
     nightly = _run_tests(built, SPLIT_TESTS, 1, "--full-refresh")
-    assert nightly["relationships_stg_certinia__pse_timecard_c"] == {
-        "status": "fail", "rows": [("project_id", 1), ("resource_id", 1)]}
+    assert nightly == {
+        "not_null_stg_certinia__pse_timecard_c": {"status": "fail", "rows": [("project_id", 2)]},
+        "accepted_values_stg_certinia__pse_timecard_c": {"status": "warn", "rows": [("status", "Bogus", 2)]},
+        "relationships_stg_certinia__pse_timecard_c": {"status": "fail", "rows": [("project_id", 1), ("resource_id", 1)]},
+        "unique_stg_certinia__pse_timecard_c_timecard_id": {
+            "status": "fail", "rows": sorted([(ids[3], 2), (ids[7], 2)], key=repr)},
+    }
 
-    # Mended at the source (the rows rewritten by the new load): every test passes, and the
-    # watermark moves to the newest load complete when the build started, not the one in progress.
+    # The new rows mended at the source (rewritten by the new load), the row of the load in progress
+    # mended but still in progress: every test passes, and the watermark moves to the newest load
+    # complete when the build started, not to the one in progress.
     with duckdb.connect(str(built.warehouse)) as con:
-        con.execute("delete from raw_certinia.pse_timecard_c where id in (?, ?, ?, ?, ?)", ids)
-        con.execute("insert into raw_certinia.pse_timecard_c select * replace (cast(? as varchar) as _dlt_load_id) "
-                    "from scratch_saved where id <> ?", [new_load, ids[0]])
-        con.execute("insert into raw_certinia.pse_timecard_c select * from scratch_saved where id = ?", ids[:1])
-        con.execute("drop table scratch_saved")
+        con.execute(f"delete from {SPLITS} where id in (?, ?, ?, ?)", ids[1:5])  # noqa: S608
+        con.execute(f"insert into {SPLITS} select * replace (cast(? as varchar) as _dlt_load_id) "  # noqa: S608
+                    "from scratch_saved where id in (?, ?, ?)", [new_load, *ids[1:4]])
+        con.execute(f"insert into {SPLITS} select * replace (cast(? as varchar) as _dlt_load_id) "  # noqa: S608
+                    "from scratch_saved where id = ?", [in_progress, ids[4]])
     mended = _run_tests(built, SPLIT_TESTS, 0)
     assert mended == {name: {"status": "pass", "rows": []} for name in SPLIT_TESTS}
     assert _watermarks(built) == {kind: new_load for kind in SPLIT_KINDS}
+
+    # The load in progress is still read: its row broken again is found again.
+    with duckdb.connect(str(built.warehouse)) as con:
+        _break(con, ids[4], None, pse__status__c="Bogus")
+    again = _run_tests(built, SPLIT_TESTS[1:2], 0)
+    assert again == {SPLIT_TESTS[1]: {"status": "warn", "rows": [("status", "Bogus", 1)]}}
+
+    # A watermark holds for one definition of the model and its tests: after a change (here, the
+    # recorded definition no longer matches) the next scheduled build reads every row.
+    with duckdb.connect(str(built.warehouse)) as con:
+        con.execute("update q2c_meta.test_watermark set definition_hash = 'before the deploy' "
+                    "where model_name = 'stg_certinia__pse_timecard_c' and test_kind = 'q2c_not_null'")
+        con.execute("drop table scratch_saved")
+    redefined = _run_tests(built, SPLIT_TESTS[:1], 1)
+    assert redefined == {SPLIT_TESTS[0]: {"status": "fail", "rows": [("project_id", 1)]}}  # the old row's
