@@ -77,7 +77,7 @@
 {% macro q2c_scoped_tests() -%}
     {%- set groups = {} -%}
     {%- for node in graph.nodes.values() if node.resource_type == 'test' and node.test_metadata -%}
-        {%- if node.test_metadata.kwargs.get('new_loads_only') in (true, 'true', 'True') -%}
+        {%- if node.test_metadata.kwargs.get('new_loads_only') -%}  {#- as the tests read it -#}
             {%- set key = (node.attached_node, node.test_metadata.name) -%}
             {%- do groups.setdefault(key, []).append(node.unique_id) -%}
         {%- endif -%}

@@ -21,7 +21,7 @@ PAYMENT_TESTS = ("not_null_payment", "accepted_values_payment", "relationships_p
 
 
 @pytest.fixture()
-def payment_copy(world_builds, tmp_path) -> Built:
+def built_copy(world_builds, tmp_path) -> Built:
     """Seed 42's built warehouse, copied (tests here damage it)."""
     built = world_builds.get(42, 1.0)
     warehouse = tmp_path / built.warehouse.name  # DuckDB names the catalog after the file
@@ -57,17 +57,17 @@ def _run_tests(built: Built, names: tuple[str, ...], expect_exit: int, *extra: s
     return out
 
 
-def test_each_broken_column_is_named_with_its_count_and_nothing_else(payment_copy: Built) -> None:
-    intact = _test_payment(payment_copy, expect_exit=0)
+def test_each_broken_column_is_named_with_its_count_and_nothing_else(built_copy: Built) -> None:
+    intact = _test_payment(built_copy, expect_exit=0)
     assert intact == {name: {"status": "pass", "rows": []} for name in PAYMENT_TESTS}
 
-    with duckdb.connect(str(payment_copy.warehouse)) as con:
+    with duckdb.connect(str(built_copy.warehouse)) as con:
         ids = [r[0] for r in con.execute("select payment_id from canonical.payment order by payment_id limit 6").fetchall()]
         con.execute("update canonical.payment set currency = null where payment_id in (?, ?)", ids[0:2])
         con.execute("update canonical.payment set source_system = 'sap' where payment_id = ?", ids[2:3])
         con.execute("update canonical.payment set customer_id = 'no-such-customer' where payment_id in (?, ?, ?)",
                     ids[3:6])
-    broken = _test_payment(payment_copy, expect_exit=1)
+    broken = _test_payment(built_copy, expect_exit=1)
     assert broken == {
         "not_null_payment": {"status": "fail", "rows": [("currency", 2)]},
         "accepted_values_payment": {"status": "fail", "rows": [("source_system", "sap", 1)]},
@@ -102,11 +102,11 @@ def _break(con: duckdb.DuckDBPyConnection, split_id: str, load_id: str | None, *
                 [*fields.values(), *([load_id] if load_id else []), split_id])
 
 
-def test_scheduled_builds_test_only_the_rows_of_new_loads(payment_copy: Built) -> None:
+def test_scheduled_builds_test_only_the_rows_of_new_loads(built_copy: Built) -> None:
     """The tests of the splits read the rows of loads newer than those they last passed on; their
     watermark moves only when they pass, and only to the loads complete when the build started. A
     full refresh, or a changed definition, reads every row."""
-    built = payment_copy
+    built = built_copy
     with duckdb.connect(str(built.warehouse)) as con:
         (complete,) = con.execute("select max(load_id) from raw_certinia._dlt_loads where status = 0").fetchone()
         ids = [r[0] for r in con.execute(f"select id from {SPLITS} order by id limit 9").fetchall()]  # noqa: S608

@@ -16,13 +16,12 @@
 #}
 {% test q2c_unique(model, column_name, new_loads_only=false) %}
 {%- set column = adapter.quote(column_name) %}
+{%- set new_rows = q2c_new_loads_filter(model, 'q2c_unique', new_loads_only) | trim %}
 select {{ column }} as unique_field, count(*) as n_records
 from {{ model }}
 where {{ column }} is not null
-{%- if new_loads_only and not flags.FULL_REFRESH %}
-  and {{ column }} in (
-    select new_rows.{{ column }} from {{ model }} as new_rows {{ q2c_new_loads_filter(model, 'q2c_unique', new_loads_only) }}
-  )
+{%- if new_rows %}
+  and {{ column }} in (select new_rows.{{ column }} from {{ model }} as new_rows {{ new_rows }})
 {%- endif %}
 group by {{ column }}
 having count(*) > 1
